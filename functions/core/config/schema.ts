@@ -1,0 +1,151 @@
+import { z } from 'zod';
+
+/**
+ * The one definition of chute's configuration. The Lambda parses it at cold start, the CLI and the local
+ * runner build it from flags, and the CDK construct validates its props against it at synth time, so a
+ * route that would fail in the function fails `cdk synth` first.
+ */
+
+const PLAIN_IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** `table` or `database.table`, each part a plain identifier (no quoting needed, nothing to inject). */
+export const TableNameSchema = z
+  .string()
+  .regex(
+    /^([A-Za-z_][A-Za-z0-9_]*\.)?[A-Za-z_][A-Za-z0-9_]*$/,
+    'must be "table" or "database.table" made of letters, digits and underscores',
+  );
+
+export const ColumnNameSchema = z
+  .string()
+  .regex(PLAIN_IDENTIFIER, 'must be made of letters, digits and underscores, not starting with a digit');
+
+export const FORMATS = ['csv', 'tsv', 'ndjson'] as const;
+export const COMPRESSIONS = ['auto', 'gzip', 'none'] as const;
+
+export const BadRowsSchema = z
+  .object({
+    /** `reject`: bad rows go to the rejects object and the file goes on; `fail`: the first bad row fails the file. */
+    policy: z.enum(['reject', 'fail']).default('reject'),
+    /** More rejected rows than this fails the whole file. Default 1000. */
+    maxRejectedRows: z.number().int().min(0).default(1000),
+  })
+  .strict();
+
+export const RouteSchema = z
+  .object({
+    /** A short name for logs, metrics and the ledger. Default: the prefix, or the table. */
+    name: z.string().min(1).max(64).optional(),
+    /** Key prefix this route takes. Default '' (every key). */
+    prefix: z.string().default(''),
+    /** Optional key suffix, such as `.csv.gz`. */
+    suffix: z.string().min(1).optional(),
+    /** Target table, `table` or `database.table`. */
+    table: TableNameSchema,
+    format: z.enum(FORMATS),
+    /** CSV only: one-character field delimiter. Default `,`. */
+    delimiter: z.string().length(1).optional(),
+    /** CSV/TSV: the first line names the columns. Default true. */
+    header: z.boolean().default(true),
+    /** CSV/TSV without a header: the columns, in file order. */
+    columns: z.array(ColumnNameSchema).min(1).optional(),
+    /** auto: gzip by magic bytes, then by `.gz` extension; otherwise as stored. Default auto. */
+    compression: z.enum(COMPRESSIONS).default('auto'),
+    /** What a header column the table lacks does: fail the file (default) or be ignored. */
+    extraColumns: z.enum(['fail', 'ignore']).default('fail'),
+    badRows: BadRowsSchema.default({ policy: 'reject', maxRejectedRows: 1000 }),
+  })
+  .strict()
+  .superRefine((route, ctx) => {
+    if (route.format !== 'csv' && route.delimiter !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['delimiter'], message: 'is only for format "csv"' });
+    }
+    if (route.delimiter !== undefined && /["\r\n]/.test(route.delimiter)) {
+      ctx.addIssue({ code: 'custom', path: ['delimiter'], message: 'cannot be a quote or a line break' });
+    }
+    if (route.format === 'ndjson' && route.columns !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['columns'], message: 'is not used by format "ndjson" (keys name the columns)' });
+    }
+    if (route.format !== 'ndjson' && !route.header && route.columns === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['columns'], message: 'is required when header is false' });
+    }
+    if (route.format !== 'ndjson' && route.header && route.columns !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['columns'], message: 'conflicts with header: true (the header names the columns)' });
+    }
+  });
+
+export const ClickHouseSchema = z
+  .object({
+    /** HTTP(S) URL of the server, for example `http://127.0.0.1:8123`. Credentials may be embedded. */
+    url: z.url({ protocol: /^https?$/ }),
+    username: z.string().optional(),
+    password: z.string().optional(),
+    /** Database for unqualified table names. Default: the one in the URL path, else `default`. */
+    database: ColumnNameSchema.optional(),
+    /** Sockets one container may hold open to ClickHouse. Default 4. */
+    maxOpenConnections: z.number().int().min(1).max(64).default(4),
+    /**
+     * Idle sockets are dropped after this many ms, below the server's keep-alive timeout (3 s on ClickHouse
+     * Cloud and servers before 23.11). Default 2000.
+     */
+    idleSocketTtlMs: z.number().int().min(100).max(60_000).default(2000),
+    /** Socket inactivity allowed during one request, in ms. Default 300000. */
+    requestTimeoutMs: z.number().int().min(1000).default(300_000),
+  })
+  .strict();
+
+export const RejectsSchema = z
+  .object({
+    /** Where rejected rows are written: `<prefix><source key>.<version>.rejects.ndjson`. Default `chute-rejects/`. */
+    prefix: z.string().min(1).default('chute-rejects/'),
+  })
+  .strict();
+
+export const ChunkingSchema = z
+  .object({
+    /**
+     * An insert closes at the first record boundary past this many bytes. Default 8 MiB: below the 10 MB
+     * parallel-parsing unit of current servers, so one insert stays one atomic block.
+     */
+    maxBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(8 * 1024 * 1024),
+    /** An insert closes at this many rows. Default 500000 (a block holds at most 1048576). */
+    maxRows: z.number().int().min(1).max(1_000_000).default(500_000),
+    /** A record longer than this is rejected (a runaway quote), so memory stays bounded. Default 1 MiB. */
+    maxRecordBytes: z.number().int().min(64).max(16 * 1024 * 1024).default(1024 * 1024),
+  })
+  .strict();
+
+export const ChuteConfigSchema = z
+  .object({
+    clickhouse: ClickHouseSchema,
+    routes: z.array(RouteSchema).min(1, 'needs at least one route'),
+    rejects: RejectsSchema.default({ prefix: 'chute-rejects/' }),
+    chunking: ChunkingSchema.default({
+      maxBytes: 8 * 1024 * 1024,
+      maxRows: 500_000,
+      maxRecordBytes: 1024 * 1024,
+    }),
+  })
+  .strict()
+  .superRefine((config, ctx) => {
+    config.routes.forEach((route, index) => {
+      if (routeCanMatchRejects(route, config.rejects.prefix)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['routes', index, 'prefix'],
+          message: `"${route.prefix}" (suffix ${route.suffix === undefined ? 'none' : `"${route.suffix}"`}) can match rejects objects under "${config.rejects.prefix}": they would be loaded again (a loop). Give routes and rejects disjoint prefixes`,
+        });
+      }
+    });
+  });
+
+/** Rejects objects are written as `<rejects prefix><source key>` + this. */
+export const REJECTS_SUFFIX = '.rejects.ndjson';
+
+/** Whether some rejects object key could be taken by this route: the loop S3 would happily run forever. */
+export function routeCanMatchRejects(route: { prefix: string; suffix?: string | undefined }, rejectsPrefix: string): boolean {
+  const prefixesOverlap = rejectsPrefix.startsWith(route.prefix) || route.prefix.startsWith(rejectsPrefix);
+  if (!prefixesOverlap) return false;
+  const suffix = route.suffix;
+  return suffix === undefined || REJECTS_SUFFIX.endsWith(suffix) || suffix.endsWith(REJECTS_SUFFIX);
+}
