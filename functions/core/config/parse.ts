@@ -1,13 +1,21 @@
 import type { z } from 'zod';
 import { ChuteError } from '../errors.ts';
-import { type ChuteConfig, ChuteConfigSchema, type ChuteConfigInput, type Route, RouteSchema } from './schema.ts';
+import {
+  type ChuteConfig,
+  type ChuteConfigInput,
+  ChuteConfigSchema,
+  type Route,
+  RouteSchema,
+} from './schema.ts';
 
 /** `routes[0].format: Invalid option: expected one of "csv"|"tsv"|"ndjson"` — one line per problem. */
 export function formatIssues(error: z.ZodError): string {
   return error.issues
     .map((issue) => {
       const path = issue.path
-        .map((part, i) => (typeof part === 'number' ? `[${part}]` : i === 0 ? String(part) : `.${String(part)}`))
+        .map((part, i) =>
+          typeof part === 'number' ? `[${part}]` : i === 0 ? String(part) : `.${String(part)}`,
+        )
         .join('');
       return `${path || '(root)'}: ${issue.message}`;
     })
@@ -42,15 +50,22 @@ export function parseRoute(input: unknown, source = 'route'): Route {
 export function configFromEnv(env: NodeJS.ProcessEnv): ChuteConfig {
   const raw = env.CHUTE_CONFIG;
   if (raw === undefined || raw.trim() === '') {
-    throw new ChuteError('CONFIG_INVALID', 'Invalid environment: CHUTE_CONFIG is not set (JSON with "routes")');
+    throw new ChuteError(
+      'CONFIG_INVALID',
+      'Invalid environment: CHUTE_CONFIG is not set (JSON with "routes")',
+    );
   }
   let json: Partial<ChuteConfigInput>;
   try {
     json = JSON.parse(raw) as Partial<ChuteConfigInput>;
   } catch (cause) {
-    throw new ChuteError('CONFIG_INVALID', `Invalid environment: CHUTE_CONFIG is not valid JSON (${String(cause)})`, {
-      cause,
-    });
+    throw new ChuteError(
+      'CONFIG_INVALID',
+      `Invalid environment: CHUTE_CONFIG is not valid JSON (${String(cause)})`,
+      {
+        cause,
+      },
+    );
   }
   const clickhouse: Record<string, unknown> = { ...(json.clickhouse ?? {}) };
   if (env.CLICKHOUSE_URL) clickhouse.url = env.CLICKHOUSE_URL;

@@ -64,13 +64,21 @@ export const RouteSchema = z
       ctx.addIssue({ code: 'custom', path: ['delimiter'], message: 'cannot be a quote or a line break' });
     }
     if (route.format === 'ndjson' && route.columns !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['columns'], message: 'is not used by format "ndjson" (keys name the columns)' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['columns'],
+        message: 'is not used by format "ndjson" (keys name the columns)',
+      });
     }
     if (route.format !== 'ndjson' && !route.header && route.columns === undefined) {
       ctx.addIssue({ code: 'custom', path: ['columns'], message: 'is required when header is false' });
     }
     if (route.format !== 'ndjson' && route.header && route.columns !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['columns'], message: 'conflicts with header: true (the header names the columns)' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['columns'],
+        message: 'conflicts with header: true (the header names the columns)',
+      });
     }
   });
 
@@ -107,11 +115,21 @@ export const ChunkingSchema = z
      * An insert closes at the first record boundary past this many bytes. Default 8 MiB: below the 10 MB
      * parallel-parsing unit of current servers, so one insert stays one atomic block.
      */
-    maxBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(8 * 1024 * 1024),
+    maxBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(64 * 1024 * 1024)
+      .default(8 * 1024 * 1024),
     /** An insert closes at this many rows. Default 500000 (a block holds at most 1048576). */
     maxRows: z.number().int().min(1).max(1_000_000).default(500_000),
     /** A record longer than this is rejected (a runaway quote), so memory stays bounded. Default 1 MiB. */
-    maxRecordBytes: z.number().int().min(64).max(16 * 1024 * 1024).default(1024 * 1024),
+    maxRecordBytes: z
+      .number()
+      .int()
+      .min(64)
+      .max(16 * 1024 * 1024)
+      .default(1024 * 1024),
   })
   .strict();
 
@@ -143,9 +161,21 @@ export const ChuteConfigSchema = z
 export const REJECTS_SUFFIX = '.rejects.ndjson';
 
 /** Whether some rejects object key could be taken by this route: the loop S3 would happily run forever. */
-export function routeCanMatchRejects(route: { prefix: string; suffix?: string | undefined }, rejectsPrefix: string): boolean {
+export function routeCanMatchRejects(
+  route: { prefix: string; suffix?: string | undefined },
+  rejectsPrefix: string,
+): boolean {
   const prefixesOverlap = rejectsPrefix.startsWith(route.prefix) || route.prefix.startsWith(rejectsPrefix);
   if (!prefixesOverlap) return false;
   const suffix = route.suffix;
   return suffix === undefined || REJECTS_SUFFIX.endsWith(suffix) || suffix.endsWith(REJECTS_SUFFIX);
 }
+
+export type RouteInput = z.input<typeof RouteSchema>;
+export type Route = z.output<typeof RouteSchema>;
+export type ChuteConfigInput = z.input<typeof ChuteConfigSchema>;
+export type ChuteConfig = z.output<typeof ChuteConfigSchema>;
+export type ClickHouseConfig = z.output<typeof ClickHouseSchema>;
+export type ChunkingConfig = z.output<typeof ChunkingSchema>;
+export type DataFormat = (typeof FORMATS)[number];
+export type Compression = (typeof COMPRESSIONS)[number];
