@@ -31,6 +31,12 @@ const PERMANENT_SDK_ERRORS = new Set([
 
 let defaultClient: SecretsManagerClient | undefined;
 
+/** One client per container, created on first use (region and credentials from the Lambda environment). */
+function sharedClient(): SecretsManagerClient {
+  defaultClient ??= new SecretsManagerClient({});
+  return defaultClient;
+}
+
 /**
  * Reads and validates the ClickHouse credentials secret. Call it once per container (outside the
  * per-event path) and keep the result: Secrets Manager bills per call and throttles bursts.
@@ -51,7 +57,7 @@ export async function readClickHouseSecret(
       'Invalid environment: CLICKHOUSE_SECRET_ARN is empty (the ARN of the ClickHouse credentials secret)',
     );
   }
-  const sm = client ?? (defaultClient ??= new SecretsManagerClient({}));
+  const sm = client ?? sharedClient();
 
   let secretString: string | undefined;
   try {
