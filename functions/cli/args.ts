@@ -1,0 +1,112 @@
+import { parseArgs } from 'node:util';
+import { formatIssues, parseRoute } from '../core/config/parse.ts';
+import { type ChunkingConfig, ChunkingSchema, type Route } from '../core/config/schema.ts';
+import { ChuteError } from '../core/errors.ts';
+
+export interface IngestCommand {
+  readonly command: 'ingest';
+  readonly source: { kind: 'file'; path: string } | { kind: 's3'; bucket: string; key: string };
+  readonly route: Route;
+  readonly chunking: ChunkingConfig;
+  readonly rejects: string | undefined;
+  readonly versionId: string | undefined;
+  readonly s3Endpoint: string | undefined;
+  readonly quiet: boolean;
+}
+
+export type Command = IngestCommand | { readonly command: 'help' };
+
+const OPTIONS = {
+  table: { type: 'string' },
+  format: { type: 'string' },
+  delimiter: { type: 'string' },
+  'no-header': { type: 'boolean' },
+  columns: { type: 'string' },
+  compression: { type: 'string' },
+  'extra-columns': { type: 'string' },
+  'bad-rows': { type: 'string' },
+  'max-rejected': { type: 'string' },
+  rejects: { type: 'string' },
+  'chunk-bytes': { type: 'string' },
+  'chunk-rows': { type: 'string' },
+  'max-record-bytes': { type: 'string' },
+  'version-id': { type: 'string' },
+  's3-endpoint': { type: 'string' },
+  quiet: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+function usage(message: string): ChuteError {
+  return new ChuteError('USAGE', `${message} (see --help)`);
+}
+
+function integer(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed)) throw usage(`--${name} must be a whole number, got "${value}"`);
+  return parsed;
+}
+
+/** The format from the file name, `.gz` aside. */
+export function formatFromName(name: string): Route['format'] | undefined {
+  const base = name.toLowerCase().replace(/\.(gz|gzip)$/, '');
+  if (base.endsWith('.csv')) return 'csv';
+  if (base.endsWith('.tsv') || base.endsWith('.tab')) return 'tsv';
+  if (base.endsWith('.ndjson') || base.endsWith('.jsonl')) return 'ndjson';
+  return undefined;
+}
+
+export function parseCommand(argv: readonly string[]): Command {
+  let parsed: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>;
+  try {
+    parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (cause) {
+    throw usage(cause instanceof Error ? cause.message : String(cause));
+  }
+  const { values, positionals } = parsed;
+  if (values.help || positionals.length === 0) return { command: 'help' };
+  const [command, target, ...extra] = positionals;
+  if (command !== 'ingest') throw usage(`unknown command "${command}"`);
+  if (target === undefined) throw usage('ingest needs a local file or an s3://bucket/key');
+  if (extra.length > 0) throw usage(`unexpected argument(s): ${extra.join(' ')}`);
+
+  const s3 = /^s3:\/\/([^/]+)\/(.+)$/.exec(target);
+  const source: IngestCommand['source'] =
+    s3 === null ? { kind: 'file', path: target } : { kind: 's3', bucket: s3[1] ?? '', key: s3[2] ?? '' };
+  if (values.table === undefined) throw usage('--table is required');
+  const format = values.format ?? formatFromName(target);
+  if (format === undefined) throw usage(`cannot tell the format of "${target}" from its name: give --format`);
+
+  const route = parseRoute(
+    {
+      table: values.table,
+      format,
+      delimiter: values.delimiter,
+      header: format === 'ndjson' ? undefined : !values['no-header'],
+      columns: values.columns?.split(',').map((c) => c.trim()),
+      compression: values.compression,
+      extraColumns: values['extra-columns'],
+      badRows: {
+        policy: values['bad-rows'] ?? 'reject',
+        maxRejectedRows: integer('max-rejected', values['max-rejected']) ?? 1000,
+      },
+    },
+    'options',
+  );
+  const chunking = ChunkingSchema.safeParse({
+    maxBytes: integer('chunk-bytes', values['chunk-bytes']),
+    maxRows: integer('chunk-rows', values['chunk-rows']),
+    maxRecordBytes: integer('max-record-bytes', values['max-record-bytes']),
+  });
+  if (!chunking.success) throw usage(`invalid tuning option: ${formatIssues(chunking.error)}`);
+  return {
+    command: 'ingest',
+    source,
+    route,
+    chunking: chunking.data,
+    rejects: values.rejects,
+    versionId: values['version-id'],
+    s3Endpoint: values['s3-endpoint'] ?? process.env.AWS_ENDPOINT_URL_S3,
+    quiet: values.quiet ?? false,
+  };
+}

@@ -1,0 +1,155 @@
+import { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
+import type { ClickHouseClient } from '@clickhouse/client';
+import {
+  DataRejectedError,
+  type RawInsert,
+  type ServerCapabilities,
+  type TableColumn,
+  type Warehouse,
+} from '../ports/warehouse.ts';
+import { clickHouseErrorCode } from './error-code.ts';
+import { quoteIdentifier, quoteString, quoteTable, type TableRef, tableLabel } from './sql.ts';
+
+/**
+ * Server error codes that mean "these rows are wrong", as opposed to "the server is in trouble". Only these
+ * send a chunk to row isolation; anything else fails the file so that it is retried whole.
+ */
+const DATA_ERROR_CODES = new Set([
+  '6', // CANNOT_PARSE_TEXT
+  '16', // NO_SUCH_COLUMN_IN_TABLE (unknown JSON key on old servers)
+  '19', // SIZE_OF_FIXED_STRING_DOESNT_MATCH
+  '25', // CANNOT_PARSE_ESCAPE_SEQUENCE
+  '26', // CANNOT_PARSE_QUOTED_STRING
+  '27', // CANNOT_PARSE_INPUT_ASSERTION_FAILED
+  '32', // ATTEMPT_TO_READ_AFTER_EOF
+  '33', // CANNOT_READ_ALL_DATA
+  '36', // BAD_ARGUMENTS (unknown Enum element on old servers)
+  '38', // CANNOT_PARSE_DATE
+  '41', // CANNOT_PARSE_DATETIME
+  '53', // TYPE_MISMATCH
+  '69', // ARGUMENT_OUT_OF_BOUND
+  '70', // CANNOT_CONVERT_TYPE
+  '72', // CANNOT_PARSE_NUMBER
+  '117', // INCORRECT_DATA
+  '131', // TOO_LARGE_STRING_SIZE
+  '349', // CANNOT_INSERT_NULL_IN_ORDINARY_COLUMN
+  '376', // CANNOT_PARSE_UUID
+  '377', // CANNOT_PARSE_DOMAIN_VALUE_FROM_STRING
+  '469', // VIOLATED_CONSTRAINT
+  '691', // UNKNOWN_ELEMENT_OF_ENUM
+]);
+
+const PROBED_SETTINGS = [
+  'insert_deduplication_token',
+  'async_insert',
+  'input_format_with_names_use_header',
+  'min_chunk_bytes_for_parallel_parsing',
+  'input_format_csv_empty_as_default',
+] as const;
+
+/** The Warehouse port over one @clickhouse/client: an HTTP server, ClickHouse Cloud, or chDB in-process. */
+export class ClickHouseWarehouse implements Warehouse {
+  readonly #client: ClickHouseClient;
+  #capabilities: Promise<ServerCapabilities> | undefined;
+  readonly #schemas = new Map<string, Promise<readonly TableColumn[]>>();
+
+  constructor(client: ClickHouseClient) {
+    this.#client = client;
+  }
+
+  capabilities(): Promise<ServerCapabilities> {
+    this.#capabilities ??= this.#probe().catch((error: unknown) => {
+      this.#capabilities = undefined;
+      throw error;
+    });
+    return this.#capabilities;
+  }
+
+  describeTable(table: TableRef): Promise<readonly TableColumn[]> {
+    const key = tableLabel(table);
+    let schema = this.#schemas.get(key);
+    if (schema === undefined) {
+      schema = this.#describe(table).catch((error: unknown) => {
+        this.#schemas.delete(key);
+        throw error;
+      });
+      this.#schemas.set(key, schema);
+    }
+    return schema;
+  }
+
+  /** Forgets cached schemas, for a caller that just changed a table. */
+  forgetSchemas(): void {
+    this.#schemas.clear();
+  }
+
+  async insertRaw(insert: RawInsert): Promise<void> {
+    const columns =
+      insert.columns === undefined ? '' : ` (${insert.columns.map(quoteIdentifier).join(', ')})`;
+    const query = `INSERT INTO ${quoteTable(insert.table)}${columns} FORMAT ${insert.format}`;
+    try {
+      const result = await this.#client.exec({
+        query,
+        values: Readable.from([insert.body], { objectMode: false }),
+        clickhouse_settings: insert.settings,
+      });
+      // The response must be read to the end, or its socket is never handed back to the pool.
+      result.stream.resume();
+      await finished(result.stream);
+    } catch (error) {
+      const code = clickHouseErrorCode(error);
+      if (code !== undefined && DATA_ERROR_CODES.has(code) && error instanceof Error) {
+        const hint = /\(at row (\d+)\)/.exec(error.message);
+        throw new DataRejectedError(firstLines(error.message), code, hint ? Number(hint[1]) : undefined, {
+          cause: error,
+        });
+      }
+      throw error;
+    }
+  }
+
+  async #probe(): Promise<ServerCapabilities> {
+    const list = PROBED_SETTINGS.map(quoteString).join(', ');
+    const [versionRows, settingRows] = await Promise.all([
+      this.#rows<{ version: string }>('SELECT version() AS version'),
+      this.#rows<{ name: string }>(`SELECT name FROM system.settings WHERE name IN (${list})`),
+    ]);
+    const known = new Set(settingRows.map((row) => row.name));
+    return {
+      version: versionRows[0]?.version ?? 'unknown',
+      dedupToken: known.has('insert_deduplication_token'),
+      asyncInsertSetting: known.has('async_insert'),
+      headerMatching: known.has('input_format_with_names_use_header'),
+      parallelParsing: known.has('min_chunk_bytes_for_parallel_parsing'),
+      csvEmptyAsDefault: known.has('input_format_csv_empty_as_default'),
+    };
+  }
+
+  async #describe(table: TableRef): Promise<readonly TableColumn[]> {
+    const rows = await this.#rows<{ name: string; type: string; default_type: string }>(
+      `DESCRIBE TABLE ${quoteTable(table)}`,
+    );
+    return rows.map((row) => ({ name: row.name, type: row.type, defaultKind: row.default_type }));
+  }
+
+  async #rows<T>(query: string): Promise<T[]> {
+    const result = await this.#client.query({ query, format: 'JSONEachRow' });
+    return result.json<T>();
+  }
+}
+
+/**
+ * ClickHouse appends a long per-column dump to parse errors. Its first paragraph says what went wrong and its
+ * `ERROR:` lines say why; the rest is noise in a rejects file.
+ */
+function firstLines(message: string): string {
+  const cut = message.indexOf('\n\n');
+  let text = (cut < 0 ? message : message.slice(0, cut)).trim();
+  const why = message
+    .split('\n')
+    .filter((line) => line.startsWith('ERROR:'))
+    .join(' ');
+  if (why !== '' && !text.includes(why)) text = `${text} ${why}`;
+  return text.length > 600 ? `${text.slice(0, 600)}…` : text;
+}

@@ -1,0 +1,89 @@
+import { ChuteError } from '../errors.ts';
+import type { RejectedRow } from '../ports/object-store.ts';
+import { DataRejectedError, type RawInsert } from '../ports/warehouse.ts';
+import { type Chunk, chunkRows, chunkSlice, rowText } from './chunk.ts';
+
+export interface ChunkInsertTarget {
+  /** Everything of the insert but the body and the per-insert token. */
+  readonly base: Omit<RawInsert, 'body' | 'settings'>;
+  readonly settings: Readonly<Record<string, string | number>>;
+  /** Deduplication token for rows [from, to) of a chunk, or undefined when the server has no tokens. */
+  token(chunk: Chunk, from: number, to: number): string | undefined;
+  insert(insert: RawInsert): Promise<void>;
+}
+
+export interface ChunkOutcome {
+  readonly inserted: number;
+  /** Rows ClickHouse refused, in file order. */
+  readonly rejected: readonly RejectedRow[];
+  /** Inserts sent, failed ones included: a measure of how much isolation cost. */
+  readonly inserts: number;
+}
+
+/**
+ * Loads one chunk. The fast path is a single insert of the whole chunk. When ClickHouse refuses the data, the
+ * chunk is split where ClickHouse says the bad row is (or halved when it does not say), and every part is
+ * retried: good parts land, and a single row that still fails is rejected with ClickHouse's own reason.
+ * An insert that fails commits nothing (a chunk is one block), so no part is ever inserted twice.
+ * `policy: 'fail'` stops at the first bad row instead.
+ */
+export async function loadChunk(
+  chunk: Chunk,
+  target: ChunkInsertTarget,
+  policy: 'reject' | 'fail',
+  where: string,
+): Promise<ChunkOutcome> {
+  const rows = chunkRows(chunk);
+  const rejected: RejectedRow[] = [];
+  let inserted = 0;
+  let inserts = 0;
+  // Ranges still to load, last one first: a stack keeps file order and needs no recursion.
+  const pending: [number, number][] = rows > 0 ? [[0, rows]] : [];
+  while (pending.length > 0) {
+    const range = pending.pop();
+    if (range === undefined) break;
+    const [from, to] = range;
+    inserts++;
+    try {
+      const token = target.token(chunk, from, to);
+      await target.insert({
+        ...target.base,
+        body: chunkSlice(chunk, from, to),
+        settings:
+          token === undefined ? target.settings : { ...target.settings, insert_deduplication_token: token },
+      });
+      inserted += to - from;
+    } catch (error) {
+      if (!(error instanceof DataRejectedError)) throw error;
+      const hinted = error.rowHint === undefined ? undefined : from + error.rowHint - 1;
+      if (policy === 'fail') {
+        const at = hinted !== undefined && hinted < to ? hinted : from;
+        throw new ChuteError(
+          'REJECT_LIMIT_EXCEEDED',
+          `${where}, line ${chunk.lines[at]}: ${error.message} (badRows.policy is "fail")`,
+          { cause: error },
+        );
+      }
+      if (to - from === 1) {
+        rejected.push({
+          line: chunk.lines[from] ?? 0,
+          row: chunk.rowNumbers[from] ?? 0,
+          reason: `ClickHouse code ${error.code}: ${error.message}`,
+          raw: rowText(chunk, from),
+        });
+        continue;
+      }
+      if (hinted !== undefined && hinted >= from && hinted < to) {
+        // Rows before the named one parsed; the named one is suspect; the rest is unknown.
+        if (hinted + 1 < to) pending.push([hinted + 1, to]);
+        pending.push([hinted, hinted + 1]);
+        if (hinted > from) pending.push([from, hinted]);
+      } else {
+        const middle = from + Math.floor((to - from) / 2);
+        pending.push([middle, to], [from, middle]);
+      }
+    }
+  }
+  rejected.sort((a, b) => a.row - b.row);
+  return { inserted, rejected, inserts };
+}

@@ -1,0 +1,35 @@
+/** The one structured line per file: what was read, what landed, what was rejected, and where. */
+export interface FileSummary {
+  status: 'loaded' | 'skipped' | 'failed';
+  bucket: string;
+  key: string;
+  versionId: string | undefined;
+  eTag: string | undefined;
+  route: string | undefined;
+  table: string | undefined;
+  /** Bytes read from the object as stored (compressed, when it is). */
+  bytes: number;
+  /** Bytes after decompression. */
+  bytesDecompressed: number;
+  /** Data rows read: always rowsInserted + rowsRejected for a loaded file. */
+  rowsRead: number;
+  rowsInserted: number;
+  rowsRejected: number;
+  blankLines: number;
+  chunks: number;
+  inserts: number;
+  rejectsLocation: string | undefined;
+  durationMs: number;
+  /** Why a file was skipped or failed. */
+  reason?: string;
+  errorCode?: string;
+}
+
+export interface Progress {
+  readonly bytes: number;
+  readonly bytesDecompressed: number;
+  readonly rowsInserted: number;
+  readonly rowsRejected: number;
+  readonly chunks: number;
+  readonly elapsedMs: number;
+}

@@ -1,0 +1,50 @@
+import type { Readable } from 'node:stream';
+
+/** One version of one object: what exactly-once is keyed on. */
+export interface ObjectRef {
+  readonly bucket: string;
+  readonly key: string;
+  /** S3 version id, when the bucket is versioned. */
+  readonly versionId?: string | undefined;
+  /** ETag from the event: pins the content when there is no version id. */
+  readonly eTag?: string | undefined;
+  readonly size?: number | undefined;
+  /** When S3 says the object was created (the event time), for ingest lag. */
+  readonly eventTime?: string | undefined;
+}
+
+export interface OpenedObject {
+  readonly body: Readable;
+  readonly size: number | undefined;
+  readonly eTag: string | undefined;
+  readonly versionId: string | undefined;
+}
+
+/** The S3 seam. `open` resolves undefined when the object (version) is gone: deleted before its event ran. */
+export interface ObjectStore {
+  open(ref: ObjectRef): Promise<OpenedObject | undefined>;
+}
+
+/** A rejected row as written to the rejects object: one JSON line each. */
+export interface RejectedRow {
+  /** 1-based physical line in the (decompressed) file. */
+  readonly line: number;
+  /** 1-based data row (header excluded). */
+  readonly row: number;
+  readonly reason: string;
+  readonly raw: string;
+}
+
+export interface RejectsWriter {
+  write(row: RejectedRow): Promise<void>;
+  /** Completes the rejects object; resolves its location. */
+  close(): Promise<string>;
+  /** Drops a half-written rejects object after a failure. */
+  abort(): Promise<void>;
+}
+
+/** Where rejected rows go: an S3 object under the rejects prefix, or a local file for the CLI. */
+export interface RejectsStore {
+  /** Opens the rejects object for one object version: the same version always gets the same location. */
+  create(source: ObjectRef): RejectsWriter;
+}
