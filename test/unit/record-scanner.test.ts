@@ -41,7 +41,11 @@ describe('RecordScanner, CSV', () => {
   });
 
   it('drops a UTF-8 byte order mark and keeps other UTF-8 intact', () => {
-    const seen = scan(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('naïve,日本\n')]), 'csv', 1);
+    const seen = scan(
+      Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('naïve,日本\n')]),
+      'csv',
+      1,
+    );
     expect(seen.records).toEqual([{ text: 'naïve,日本', line: 1, fields: 2 }]);
   });
 

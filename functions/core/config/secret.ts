@@ -31,9 +31,19 @@ const PERMANENT_SDK_ERRORS = new Set([
 
 let defaultClient: SecretsManagerClient | undefined;
 
-/** One client per container, created on first use (region and credentials from the Lambda environment). */
-function sharedClient(): SecretsManagerClient {
-  defaultClient ??= new SecretsManagerClient({});
+/** The region in a secret ARN (`arn:aws:secretsmanager:<region>:...`), if it is one. */
+export function secretRegion(secretArn: string): string | undefined {
+  const match = /^arn:aws[a-z-]*:secretsmanager:([a-z0-9-]+):/.exec(secretArn);
+  return match?.[1];
+}
+
+/**
+ * One client per container, created on first use, in the secret's own region (so a secret kept in another
+ * region than the function still resolves); credentials from the Lambda environment.
+ */
+function sharedClient(secretArn: string): SecretsManagerClient {
+  const region = secretRegion(secretArn);
+  defaultClient ??= new SecretsManagerClient(region === undefined ? {} : { region });
   return defaultClient;
 }
 
@@ -57,7 +67,7 @@ export async function readClickHouseSecret(
       'Invalid environment: CLICKHOUSE_SECRET_ARN is empty (the ARN of the ClickHouse credentials secret)',
     );
   }
-  const sm = client ?? sharedClient();
+  const sm = client ?? sharedClient(secretArn);
 
   let secretString: string | undefined;
   try {

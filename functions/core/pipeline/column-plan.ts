@@ -39,6 +39,13 @@ export function planColumns(
       );
     }
   }
+  if (unknown.length > 0 && route.extraColumns === 'fail') {
+    throw new ChuteError(
+      'SCHEMA_MISMATCH',
+      `${where}: column(s) ${list(unknown)} are not in table ${route.table} (its columns: ${list(table.map((c) => c.name))}); fix the header, add the columns, or set extraColumns: "ignore"`,
+    );
+  }
+
   const present = new Set(fileColumns);
   const missing = table
     .filter(
@@ -52,13 +59,6 @@ export function planColumns(
       `${where}: table ${route.table} needs column(s) ${list(missing)} (no default), which the file lacks; add them to the file or give them a DEFAULT in the table`,
     );
   }
-  if (unknown.length > 0 && route.extraColumns === 'fail') {
-    throw new ChuteError(
-      'SCHEMA_MISMATCH',
-      `${where}: column(s) ${list(unknown)} are not in table ${route.table} (its columns: ${list(table.map((c) => c.name))}); fix the header, add the columns, or set extraColumns: "ignore"`,
-    );
-  }
-
   const ignoring = unknown.length > 0;
   if (route.format === 'ndjson') {
     return {

@@ -1,0 +1,61 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import type { ClickHouseClient } from '@clickhouse/client';
+import { createS3Client } from '../core/adapters/s3-client.ts';
+import { S3ObjectStore } from '../core/adapters/s3-object-store.ts';
+import { S3RejectsStore } from '../core/adapters/s3-rejects-store.ts';
+import { createClickHouseClient, resolveConnection } from '../core/clickhouse/client.ts';
+import { ClickHouseWarehouse } from '../core/clickhouse/warehouse.ts';
+import { configFromEnv } from '../core/config/parse.ts';
+import type { ChuteConfig } from '../core/config/schema.ts';
+import { readClickHouseSecret } from '../core/config/secret.ts';
+import { METRICS_NAMESPACE, METRICS_SERVICE } from '../core/metric-names.ts';
+import type { IngestDependencies } from '../core/pipeline/ingest-object.ts';
+import { powertoolsReporter, type Reporter } from './reporting.ts';
+
+/**
+ * Everything a warm container reuses, created once at module scope: the configuration (parsed and validated
+ * at cold start, so a bad one fails the init, loudly, before any event), one S3 client, one ClickHouse
+ * client. Never one per event: that is how the importer chute replaces ran its server out of memory.
+ */
+export interface Container {
+  readonly config: ChuteConfig;
+  readonly deps: IngestDependencies;
+  readonly reporter: Reporter;
+  readonly clickhouse: ClickHouseClient;
+}
+
+export const logger = new Logger({ serviceName: METRICS_SERVICE });
+export const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: METRICS_SERVICE });
+
+let container: Promise<Container> | undefined;
+
+/** The container's dependencies; the first call builds them (reading the secret once), later calls reuse them. */
+export function getContainer(env: NodeJS.ProcessEnv = process.env): Promise<Container> {
+  container ??= buildContainer(env).catch((error: unknown) => {
+    container = undefined; // a failed secret read is retried by the next invocation
+    throw error;
+  });
+  return container;
+}
+
+async function buildContainer(env: NodeJS.ProcessEnv): Promise<Container> {
+  const config = configFromEnv(env);
+  const secretArn = env.CLICKHOUSE_SECRET_ARN;
+  const credentials = secretArn ? await readClickHouseSecret(secretArn) : undefined;
+  const clickhouseConfig = credentials ? { ...config.clickhouse, ...credentials } : config.clickhouse;
+  const clickhouse = createClickHouseClient(clickhouseConfig);
+  const s3 = createS3Client({ endpoint: env.AWS_ENDPOINT_URL_S3 || undefined });
+  return {
+    config,
+    clickhouse,
+    reporter: powertoolsReporter(logger, metrics),
+    deps: {
+      objects: new S3ObjectStore(s3),
+      warehouse: new ClickHouseWarehouse(clickhouse),
+      rejects: new S3RejectsStore(s3, config.rejects.prefix),
+      defaultDatabase: resolveConnection(clickhouseConfig).database,
+      chunking: config.chunking,
+    },
+  };
+}

@@ -1,0 +1,56 @@
+import { matchRoute } from '../core/config/routes.ts';
+import type { ChuteConfig } from '../core/config/schema.ts';
+import { ChuteError } from '../core/errors.ts';
+import { type IngestDependencies, ingestObject } from '../core/pipeline/ingest-object.ts';
+import type { FileSummary } from '../core/pipeline/summary.ts';
+import type { Reporter } from './reporting.ts';
+import { type DecodedEvent, decodeS3Event } from './s3-event.ts';
+
+export interface EventContext {
+  /** Lambda's `context.getRemainingTimeInMillis`, when there is one. */
+  remainingTimeMs?: (() => number) | undefined;
+}
+
+/**
+ * What the handler does with one event, apart from where its dependencies come from: every record is
+ * routed and loaded in turn; a record no route takes is logged and skipped; if any file failed the whole
+ * invocation fails afterwards, so that Lambda retries it (files already loaded deduplicate).
+ */
+export async function processS3Event(
+  event: Parameters<typeof decodeS3Event>[0],
+  config: ChuteConfig,
+  deps: IngestDependencies,
+  reporter: Reporter,
+  context: EventContext = {},
+): Promise<FileSummary[]> {
+  const decoded: DecodedEvent = decodeS3Event(event);
+  const summaries: FileSummary[] = [];
+  try {
+    for (const name of decoded.ignored) reporter.unrouted('', '', `event ${name} is not an object creation`);
+    for (const ref of decoded.objects) {
+      if (ref.key.startsWith(config.rejects.prefix)) {
+        reporter.unrouted(ref.bucket, ref.key, `under the rejects prefix "${config.rejects.prefix}"`);
+        continue;
+      }
+      const route = matchRoute(config.routes, ref.key);
+      if (route === undefined) {
+        reporter.unrouted(ref.bucket, ref.key, 'no route matches the key');
+        continue;
+      }
+      const summary = await ingestObject(deps, route, ref, { remainingTimeMs: context.remainingTimeMs });
+      reporter.file(summary, ref.eventTime);
+      summaries.push(summary);
+    }
+  } finally {
+    reporter.flush();
+  }
+  const failed = summaries.filter((summary) => summary.status === 'failed');
+  if (failed.length > 0) {
+    const detail = failed.map((s) => `s3://${s.bucket}/${s.key}: ${s.reason}`).join('; ');
+    throw new ChuteError(
+      failed[0]?.errorCode === 'TIMEOUT_HEADROOM' ? 'TIMEOUT_HEADROOM' : 'CLICKHOUSE_FAILED',
+      `${failed.length} of ${summaries.length} file(s) failed, the event will be retried: ${detail}`,
+    );
+  }
+  return summaries;
+}
