@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { describe, expect, it } from 'vitest';
-import { readClickHouseSecret } from '../../functions/core/config/secret.ts';
+import { readClickHouseSecret, secretRegion } from '../../functions/core/config/secret.ts';
 import { isChuteError } from '../../functions/core/errors.ts';
 
 const ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:chute/clickhouse-AbCdEf';
@@ -138,5 +138,15 @@ describe('readClickHouseSecret', () => {
     const error = await failure(readClickHouseSecret('  ', client));
     expect(error.message).toContain('CLICKHOUSE_SECRET_ARN');
     expect(seen).toHaveLength(0);
+  });
+});
+
+describe('secretRegion', () => {
+  it('reads the region of a secret ARN, in any partition', () => {
+    expect(secretRegion(ARN)).toBe('eu-west-1');
+    expect(secretRegion('arn:aws-us-gov:secretsmanager:us-gov-west-1:123456789012:secret:x-AbCdEf')).toBe(
+      'us-gov-west-1',
+    );
+    expect(secretRegion('chute/clickhouse')).toBeUndefined();
   });
 });
