@@ -5,6 +5,8 @@ export interface S3ClientOptions {
   endpoint?: string | undefined;
   region?: string | undefined;
   forcePathStyle?: boolean | undefined;
+  /** Fixed credentials (a local server's); default: the SDK's chain (Lambda role, environment, profile). */
+  credentials?: { accessKeyId: string; secretAccessKey: string } | undefined;
 }
 
 /**
@@ -15,6 +17,7 @@ export function createS3Client(options: S3ClientOptions = {}): S3Client {
   const custom = options.endpoint !== undefined;
   return new S3Client({
     region: options.region ?? process.env.AWS_REGION ?? 'us-east-1',
+    ...(options.credentials ? { credentials: options.credentials } : {}),
     ...(custom
       ? {
           endpoint: options.endpoint,

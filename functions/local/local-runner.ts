@@ -1,0 +1,145 @@
+import { mkdirSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import S3rver from '@20minutes/s3rver';
+import type { ClickHouseClient } from '@clickhouse/client';
+import type { S3Event } from 'aws-lambda';
+import { createS3Client } from '../core/adapters/s3-client.ts';
+import { S3ObjectStore } from '../core/adapters/s3-object-store.ts';
+import { S3RejectsStore } from '../core/adapters/s3-rejects-store.ts';
+import { createClickHouseClient, resolveConnection } from '../core/clickhouse/client.ts';
+import { ClickHouseWarehouse } from '../core/clickhouse/warehouse.ts';
+import { parseConfig } from '../core/config/parse.ts';
+import type { ChuteConfig } from '../core/config/schema.ts';
+import type { IngestDependencies } from '../core/pipeline/ingest-object.ts';
+import type { FileSummary } from '../core/pipeline/summary.ts';
+import { processS3Event } from '../ingest/process-event.ts';
+import type { Reporter } from '../ingest/reporting.ts';
+import { openEmbeddedClickHouse } from './embedded-clickhouse.ts';
+import { startQueryEndpoint } from './query-endpoint.ts';
+import { asDeliveredByS3 } from './s3rver-events.ts';
+
+export const LOCAL_BUCKET = 'chute-local';
+export const DEMO_TABLE = 'chute_demo.orders';
+
+/** The embedded defaults: files under `incoming/` are orders in CSV with a header. */
+export const DEMO_ROUTES = [
+  { name: 'orders', prefix: 'incoming/', format: 'csv', table: DEMO_TABLE },
+] as const;
+
+export interface LocalOptions {
+  /** Where s3rver and chDB keep their files. */
+  readonly dataDir: string;
+  /** 0 picks a free port. */
+  readonly s3Port: number;
+  readonly queryPort: number;
+  /** A real server instead of the embedded engine. */
+  readonly clickhouseUrl?: string | undefined;
+  /** Routes and tuning as JSON, like the Lambda's CHUTE_CONFIG; default: the demo route. */
+  readonly configJson?: string | undefined;
+  /** Called with each file's summary. */
+  readonly onFile?: ((summary: FileSummary) => void) | undefined;
+  readonly onSkip?: ((key: string, why: string) => void) | undefined;
+  readonly onError?: ((error: unknown) => void) | undefined;
+}
+
+export interface LocalChute {
+  readonly s3Endpoint: string;
+  readonly queryUrl: string | undefined;
+  readonly config: ChuteConfig;
+  readonly clickhouse: ClickHouseClient;
+  readonly engine: string;
+  /** Resolves when every event received so far has been handled. */
+  idle(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * chute on one machine with nothing installed: an S3-compatible server whose notifications invoke the same
+ * event processing the Lambda runs, one event at a time as a Lambda with reserved concurrency 1 would.
+ */
+export async function startLocal(options: LocalOptions): Promise<LocalChute> {
+  const json = options.configJson ? (JSON.parse(options.configJson) as Record<string, unknown>) : {};
+  const config = parseConfig(
+    { routes: DEMO_ROUTES, ...json, clickhouse: { url: options.clickhouseUrl ?? 'http://127.0.0.1:8123' } },
+    options.configJson ? 'CHUTE_CONFIG' : 'local defaults',
+  );
+  const embedded = options.clickhouseUrl === undefined;
+  const clickhouse = embedded
+    ? await openEmbeddedClickHouse(`${options.dataDir}/chdb`)
+    : createClickHouseClient(config.clickhouse);
+  const warehouse = new ClickHouseWarehouse(clickhouse);
+  if (!options.configJson) await createDemoTable(clickhouse, warehouse);
+
+  mkdirSync(`${options.dataDir}/s3`, { recursive: true });
+  const s3rver = new S3rver({
+    address: '127.0.0.1',
+    port: options.s3Port,
+    directory: `${options.dataDir}/s3`,
+    silent: true,
+    configureBuckets: [{ name: LOCAL_BUCKET }],
+  });
+  const { port } = (await s3rver.run()) as AddressInfo;
+  const s3Endpoint = `http://127.0.0.1:${port}`;
+  const s3 = createS3Client({
+    endpoint: s3Endpoint,
+    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+  });
+  const deps: IngestDependencies = {
+    objects: new S3ObjectStore(s3),
+    warehouse,
+    rejects: new S3RejectsStore(s3, config.rejects.prefix),
+    defaultDatabase: embedded ? 'default' : resolveConnection(config.clickhouse).database,
+    chunking: config.chunking,
+  };
+  const reporter: Reporter = {
+    file: (summary) => options.onFile?.(summary),
+    unrouted: (_bucket, key, why) => options.onSkip?.(key, why),
+    flush: () => undefined,
+  };
+
+  let queue: Promise<void> = Promise.resolve();
+  s3rver.on('event', (raw: S3Event) => {
+    const event = asDeliveredByS3(raw);
+    // The PUT must not wait for the load, as S3 does not wait for Lambda.
+    queue = queue.then(() =>
+      processS3Event(event, config, deps, reporter).then(
+        () => undefined,
+        (error: unknown) => options.onError?.(error),
+      ),
+    );
+  });
+
+  let query: Server | undefined;
+  if (embedded) query = await startQueryEndpoint(clickhouse, options.queryPort);
+  const queryPort = (query?.address() as AddressInfo | undefined)?.port;
+
+  return {
+    s3Endpoint,
+    queryUrl: queryPort === undefined ? undefined : `http://127.0.0.1:${queryPort}`,
+    config,
+    clickhouse,
+    engine: embedded ? 'chDB (embedded ClickHouse)' : resolveConnection(config.clickhouse).url,
+    idle: () => queue,
+    async close() {
+      await queue;
+      query?.closeAllConnections();
+      await new Promise((resolve) => (query ? query.close(resolve) : resolve(undefined)));
+      const closing = s3rver.close();
+      s3rver.httpServer?.closeAllConnections();
+      await closing;
+      s3.destroy();
+      await clickhouse.close();
+    },
+  };
+}
+
+async function createDemoTable(client: ClickHouseClient, warehouse: ClickHouseWarehouse): Promise<void> {
+  const { dedupToken } = await warehouse.capabilities();
+  await client.command({ query: 'CREATE DATABASE IF NOT EXISTS chute_demo' });
+  await client.command({
+    query: `CREATE TABLE IF NOT EXISTS ${DEMO_TABLE} (
+      order_id UInt64, customer String, amount Float64, ordered_at DateTime, country String DEFAULT ''
+    ) ENGINE = MergeTree ORDER BY order_id${dedupToken ? ' SETTINGS non_replicated_deduplication_window = 1000' : ''}`,
+  });
+}
