@@ -1,0 +1,397 @@
+import { describe, expect, it } from 'vitest';
+import { ChuteError } from '../../functions/core/errors.ts';
+import type { ScannedRecord } from '../../functions/core/format/record-scanner.ts';
+import type { Chunk } from '../../functions/core/pipeline/chunk.ts';
+import { type ChunkInsertTarget, loadChunk } from '../../functions/core/pipeline/chunk-loader.ts';
+import { Chunker } from '../../functions/core/pipeline/chunker.ts';
+import type { RejectedRow } from '../../functions/core/ports/object-store.ts';
+import { DataRejectedError, type RawInsert } from '../../functions/core/ports/warehouse.ts';
+
+const WHERE = 's3://landing/in/file.csv';
+const HEADER = 'id,value';
+
+/** How the fake names the failing row: as ClickHouse does, not at all, at a good row, or past the end. */
+type HintMode = 'exact' | 'none' | 'wrong' | 'beyond' | 'zero';
+
+interface Call {
+  readonly rows: string[];
+  readonly token: string | number | undefined;
+  readonly settings: Readonly<Record<string, string | number>>;
+  readonly ok: boolean;
+}
+
+/**
+ * An in-memory ClickHouse stand-in: a row containing BAD fails the whole insert (nothing of it lands), with
+ * `(at row N)` counted from 1 within that insert, the way ClickHouse reports the first row it cannot parse.
+ */
+class FakeTarget implements ChunkInsertTarget {
+  readonly base: Omit<RawInsert, 'body' | 'settings'>;
+  readonly settings = { input_format_allow_errors_num: 0, format_csv_delimiter: ',' };
+  readonly inserted: string[] = [];
+  readonly calls: Call[] = [];
+
+  constructor(
+    readonly hintMode: HintMode = 'exact',
+    readonly prefix: string | undefined = undefined,
+    readonly tokens = true,
+  ) {
+    this.base = {
+      table: { database: 'default', table: 'events' },
+      columns: prefix === undefined ? ['id', 'value'] : undefined,
+      format: prefix === undefined ? 'CSV' : 'CSVWithNames',
+    };
+  }
+
+  token(chunk: Chunk, from: number, to: number): string | undefined {
+    return this.tokens ? `version:${chunk.index}:${from}-${to}` : undefined;
+  }
+
+  async insert(insert: RawInsert): Promise<void> {
+    let text = insert.body.toString('utf8');
+    if (this.prefix !== undefined) {
+      expect(text.startsWith(`${this.prefix}\n`)).toBe(true);
+      text = text.slice(this.prefix.length + 1);
+    }
+    expect(text.endsWith('\n')).toBe(true);
+    const rows = text.slice(0, -1).split('\n');
+    const bad = rows.findIndex((row) => row.includes('BAD'));
+    this.calls.push({
+      rows,
+      token: insert.settings.insert_deduplication_token,
+      settings: insert.settings,
+      ok: bad < 0,
+    });
+    if (bad < 0) {
+      this.inserted.push(...rows);
+      return;
+    }
+    const hint = this.#hint(bad, rows.length);
+    const at = hint === undefined ? '' : ` (at row ${hint})`;
+    throw new DataRejectedError(`Cannot parse input: expected ',' before: 'BAD'${at}`, '27', hint);
+  }
+
+  #hint(bad: number, rows: number): number | undefined {
+    switch (this.hintMode) {
+      case 'exact':
+        return bad + 1;
+      case 'none':
+        return undefined;
+      case 'wrong':
+        // A good row where there is one: the row before the bad one, else the one after it.
+        return bad > 0 ? bad : Math.min(bad + 2, rows);
+      case 'beyond':
+        return rows + 5;
+      case 'zero':
+        return 0;
+    }
+  }
+}
+
+interface Built {
+  readonly chunk: Chunk;
+  /** Every data row in file order, with its line and row number. */
+  readonly rows: readonly { text: string; line: number; row: number }[];
+}
+
+/**
+ * One chunk from data rows; `blankEvery` puts a blank line after every n-th row, so lines and row numbers
+ * differ the way they do in real files.
+ */
+function build(texts: readonly string[], options: { prefix?: string; blankEvery?: number } = {}): Built {
+  const chunker = new Chunker({
+    chunking: { maxBytes: 1 << 20, maxRows: 100_000, maxRecordBytes: 1024 },
+    prefix: options.prefix === undefined ? undefined : Buffer.from(options.prefix),
+  });
+  const rows: { text: string; line: number; row: number }[] = [];
+  let line = 1; // the header
+  texts.forEach((text, i) => {
+    line++;
+    const record: ScannedRecord = { bytes: Buffer.from(text), line, fields: 2 };
+    expect(chunker.add(record, 0)).toBeUndefined();
+    rows.push({ text, line, row: i + 1 });
+    if (options.blankEvery !== undefined && (i + 1) % options.blankEvery === 0) {
+      line++;
+      chunker.add({ bytes: Buffer.alloc(0), line, fields: 1 }, 0);
+    }
+  });
+  const chunk = chunker.finish(0);
+  if (chunk === undefined) throw new Error('expected a chunk');
+  return { chunk, rows };
+}
+
+function texts(count: number, badAt: readonly number[]): string[] {
+  const bad = new Set(badAt);
+  return Array.from({ length: count }, (_, i) => (bad.has(i + 1) ? `${i + 1},BAD` : `${i + 1},ok`));
+}
+
+function expectedRejects(built: Built): RejectedRow[] {
+  return built.rows
+    .filter((r) => r.text.includes('BAD'))
+    .map((r) => ({
+      line: r.line,
+      row: r.row,
+      reason: expect.stringMatching(/^ClickHouse code 27: Cannot parse input: expected ',' before: 'BAD'/),
+      raw: r.text,
+    }));
+}
+
+function goodRows(built: Built): string[] {
+  return built.rows.filter((r) => !r.text.includes('BAD')).map((r) => r.text);
+}
+
+/** A small deterministic generator, so the randomised cases are the same on every run. */
+function lcg(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return state / 2 ** 32;
+  };
+}
+
+describe('loadChunk, clean data', () => {
+  it('inserts the whole chunk in one insert', async () => {
+    const built = build(texts(50, []));
+    const target = new FakeTarget();
+    const outcome = await loadChunk(built.chunk, target, 'reject', WHERE);
+    expect(outcome).toEqual({ inserted: 50, rejected: [], inserts: 1 });
+    expect(target.inserted).toEqual(goodRows(built));
+    expect(target.calls).toHaveLength(1);
+    expect(target.calls[0]?.token).toBe('version:0:0-50');
+  });
+
+  it('sends nothing for a chunk without rows, and leaves the chunker’s own rejects out', async () => {
+    const chunker = new Chunker({
+      chunking: { maxBytes: 1024, maxRows: 10, maxRecordBytes: 64 },
+      expectedFields: 2,
+    });
+    chunker.add({ bytes: Buffer.from('only-one-field'), line: 2, fields: 1 }, 0);
+    const chunk = chunker.finish(0);
+    if (chunk === undefined) throw new Error('expected a chunk');
+    expect(chunk.rejected).toHaveLength(1);
+    const target = new FakeTarget();
+    expect(await loadChunk(chunk, target, 'reject', WHERE)).toEqual({
+      inserted: 0,
+      rejected: [],
+      inserts: 0,
+    });
+    expect(target.calls).toEqual([]);
+  });
+});
+
+describe.each<HintMode>(['exact', 'none', 'wrong', 'beyond', 'zero'])(
+  'loadChunk isolating bad rows, hint %s',
+  (hint) => {
+    it.each([
+      ['one bad row in the middle', 20, [7]],
+      ['the first row bad', 20, [1]],
+      ['the last row bad', 20, [20]],
+      ['adjacent bad rows', 20, [9, 10, 11]],
+      ['scattered bad rows', 37, [2, 5, 17, 18, 30, 37]],
+      ['a single row, bad', 1, [1]],
+      ['every row bad', 6, [1, 2, 3, 4, 5, 6]],
+    ])('%s', async (_, count, bad) => {
+      const built = build(texts(count, bad), { blankEvery: 4 });
+      const target = new FakeTarget(hint);
+      const outcome = await loadChunk(built.chunk, target, 'reject', WHERE);
+
+      // Every good row exactly once, in file order; every bad row rejected, in file order.
+      expect(target.inserted).toEqual(goodRows(built));
+      expect(outcome.inserted).toBe(count - bad.length);
+      expect(outcome.rejected).toEqual(expectedRejects(built));
+      expect(outcome.inserts).toBe(target.calls.length);
+      // A failed insert lands nothing, and no row is ever part of two successful inserts.
+      const landed = target.calls.filter((c) => c.ok).flatMap((c) => c.rows);
+      expect(new Set(landed).size).toBe(landed.length);
+    });
+  },
+);
+
+describe('loadChunk, details', () => {
+  it('carries the line, the row, the raw text and ClickHouse’s reason for a rejected row', async () => {
+    const built = build(texts(10, [4]), { blankEvery: 2 });
+    const outcome = await loadChunk(built.chunk, new FakeTarget('exact'), 'reject', WHERE);
+    // Rows 1..4 sit on lines 2, 3, 5, 6 (blank lines 4 and 7).
+    expect(outcome.rejected).toEqual([
+      {
+        line: 6,
+        row: 4,
+        reason: "ClickHouse code 27: Cannot parse input: expected ',' before: 'BAD' (at row 1)",
+        raw: '4,BAD',
+      },
+    ]);
+  });
+
+  it('splits at the hinted row: one failed insert, then the part before, the row, and the rest', async () => {
+    const built = build(texts(10, [4]));
+    const target = new FakeTarget('exact');
+    const outcome = await loadChunk(built.chunk, target, 'reject', WHERE);
+    expect(target.calls.map((c) => [c.token, c.ok])).toEqual([
+      ['version:0:0-10', false],
+      ['version:0:0-3', true],
+      ['version:0:3-4', false],
+      ['version:0:4-10', true],
+    ]);
+    expect(outcome.inserts).toBe(4);
+  });
+
+  it('halves the range when there is no hint', async () => {
+    const built = build(texts(8, [6]));
+    const target = new FakeTarget('none');
+    await loadChunk(built.chunk, target, 'reject', WHERE);
+    expect(target.calls.map((c) => [c.token, c.ok])).toEqual([
+      ['version:0:0-8', false],
+      ['version:0:0-4', true],
+      ['version:0:4-8', false],
+      ['version:0:4-6', false],
+      ['version:0:4-5', true],
+      ['version:0:5-6', false],
+      ['version:0:6-8', true],
+    ]);
+  });
+
+  it('keeps the header prefix in front of every insert of a *WithNames chunk', async () => {
+    const built = build(texts(12, [3, 8]), { prefix: HEADER });
+    const target = new FakeTarget('exact', HEADER);
+    const outcome = await loadChunk(built.chunk, target, 'reject', WHERE);
+    expect(target.inserted).toEqual(goodRows(built));
+    expect(outcome.rejected.map((r) => r.row)).toEqual([3, 8]);
+    expect(target.calls.every((c) => !c.rows.includes(HEADER))).toBe(true);
+  });
+
+  it('loads randomised chunks exactly, whatever the hints', async () => {
+    const random = lcg(20240501);
+    for (let round = 0; round < 60; round++) {
+      const count = 1 + Math.floor(random() * 60);
+      const bad = Array.from({ length: count }, (_, i) => i + 1).filter(() => random() < 0.15);
+      const modes: HintMode[] = ['exact', 'none', 'wrong', 'beyond', 'zero'];
+      const mode = modes[round % modes.length] ?? 'exact';
+      const prefix = round % 3 === 0 ? HEADER : undefined;
+      const built = build(texts(count, bad), { prefix, blankEvery: 1 + (round % 5) });
+      const target = new FakeTarget(mode, prefix);
+      const outcome = await loadChunk(built.chunk, target, 'reject', WHERE);
+      expect(target.inserted).toEqual(goodRows(built));
+      expect(outcome.rejected).toEqual(expectedRejects(built));
+      expect(outcome.inserted).toBe(count - bad.length);
+    }
+  });
+});
+
+describe('loadChunk, policy fail', () => {
+  it('throws REJECT_LIMIT_EXCEEDED naming the bad row’s line, and inserts nothing', async () => {
+    const built = build(texts(10, [6]), { blankEvery: 3 });
+    const target = new FakeTarget('exact');
+    const error = await loadChunk(built.chunk, target, 'fail', WHERE).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(ChuteError);
+    const chute = error as ChuteError;
+    expect(chute.code).toBe('REJECT_LIMIT_EXCEEDED');
+    // Row 6 is on line 8: rows 1-3 on lines 2-4, blank line 5, rows 4-6 on lines 6-8.
+    expect(chute.message).toContain(`${WHERE}, line 8: Cannot parse input`);
+    expect(chute.message).toContain('(badRows.policy is "fail")');
+    expect(chute.cause).toBeInstanceOf(DataRejectedError);
+    expect(target.inserted).toEqual([]);
+    expect(target.calls).toHaveLength(1);
+  });
+
+  it('throws REJECT_LIMIT_EXCEEDED without a hint as well', async () => {
+    const built = build(texts(10, [6]));
+    const target = new FakeTarget('none');
+    await expect(loadChunk(built.chunk, target, 'fail', WHERE)).rejects.toMatchObject({
+      code: 'REJECT_LIMIT_EXCEEDED',
+      message: expect.stringContaining("Cannot parse input: expected ',' before: 'BAD'"),
+    });
+    expect(target.inserted).toEqual([]);
+  });
+
+  it('succeeds on clean data', async () => {
+    const built = build(texts(5, []));
+    expect(await loadChunk(built.chunk, new FakeTarget(), 'fail', WHERE)).toEqual({
+      inserted: 5,
+      rejected: [],
+      inserts: 1,
+    });
+  });
+});
+
+describe('loadChunk, other failures', () => {
+  it('lets an error that is not about the data through unchanged, without retrying', async () => {
+    const built = build(texts(10, []));
+    const failure = new Error('socket hang up');
+    let calls = 0;
+    const target: ChunkInsertTarget = {
+      base: { table: { database: 'default', table: 'events' }, columns: ['id', 'value'], format: 'CSV' },
+      settings: {},
+      token: () => undefined,
+      insert: async () => {
+        calls++;
+        throw failure;
+      },
+    };
+    await expect(loadChunk(built.chunk, target, 'reject', WHERE)).rejects.toBe(failure);
+    expect(calls).toBe(1);
+  });
+
+  it('lets a non-data error during isolation through as well', async () => {
+    const built = build(texts(10, [2]));
+    const failure = new Error('Code: 241. DB::Exception: Memory limit exceeded');
+    let calls = 0;
+    const target: ChunkInsertTarget = {
+      base: { table: { database: 'default', table: 'events' }, columns: ['id', 'value'], format: 'CSV' },
+      settings: {},
+      token: () => undefined,
+      insert: async () => {
+        calls++;
+        if (calls === 1) throw new DataRejectedError('bad', '27', undefined);
+        throw failure;
+      },
+    };
+    await expect(loadChunk(built.chunk, target, 'reject', WHERE)).rejects.toBe(failure);
+  });
+});
+
+describe('loadChunk, deduplication tokens and settings', () => {
+  it('passes, for every insert, the target’s token for exactly the rows sent', async () => {
+    const built = build(texts(25, [3, 11, 12, 24]));
+    const target = new FakeTarget('wrong');
+    await loadChunk(built.chunk, target, 'reject', WHERE);
+    const all = built.rows.map((r) => r.text);
+    for (const call of target.calls) {
+      const match = /^version:0:(\d+)-(\d+)$/.exec(String(call.token));
+      expect(match).not.toBeNull();
+      const from = Number(match?.[1]);
+      const to = Number(match?.[2]);
+      expect(call.rows).toEqual(all.slice(from, to));
+    }
+  });
+
+  it('sends the same inserts with the same tokens when the same chunk is loaded again', async () => {
+    const run = async () => {
+      const built = build(texts(40, [5, 6, 19, 33]), { blankEvery: 7 });
+      const target = new FakeTarget('none');
+      await loadChunk(built.chunk, target, 'reject', WHERE);
+      return target.calls.map((c) => ({ token: c.token, rows: c.rows }));
+    };
+    const first = await run();
+    const second = await run();
+    expect(second).toEqual(first);
+    expect(new Set(first.map((c) => c.token)).size).toBe(first.length);
+  });
+
+  it('adds the token to the target’s settings without losing them, and leaves it out when there is none', async () => {
+    const built = build(texts(4, [2]));
+    const withTokens = new FakeTarget('exact');
+    await loadChunk(built.chunk, withTokens, 'reject', WHERE);
+    for (const call of withTokens.calls) {
+      expect(call.settings).toEqual({ ...withTokens.settings, insert_deduplication_token: call.token });
+    }
+    const withoutTokens = new FakeTarget('exact', undefined, false);
+    await loadChunk(built.chunk, withoutTokens, 'reject', WHERE);
+    expect(withoutTokens.calls.length).toBeGreaterThan(1);
+    for (const call of withoutTokens.calls) {
+      expect(call.settings).toEqual(withoutTokens.settings);
+      expect('insert_deduplication_token' in call.settings).toBe(false);
+    }
+  });
+});
