@@ -55,9 +55,9 @@ export function configFromEnv(env: NodeJS.ProcessEnv): ChuteConfig {
       'Invalid environment: CHUTE_CONFIG is not set (JSON with "routes")',
     );
   }
-  let json: Partial<ChuteConfigInput>;
+  let parsed: unknown;
   try {
-    json = JSON.parse(raw) as Partial<ChuteConfigInput>;
+    parsed = JSON.parse(raw);
   } catch (cause) {
     throw new ChuteError(
       'CONFIG_INVALID',
@@ -67,6 +67,13 @@ export function configFromEnv(env: NodeJS.ProcessEnv): ChuteConfig {
       },
     );
   }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new ChuteError(
+      'CONFIG_INVALID',
+      'Invalid environment: CHUTE_CONFIG must be a JSON object with "routes"',
+    );
+  }
+  const json = parsed as Partial<ChuteConfigInput>;
   const clickhouse: Record<string, unknown> = { ...(json.clickhouse ?? {}) };
   if (env.CLICKHOUSE_URL) clickhouse.url = env.CLICKHOUSE_URL;
   if (env.CLICKHOUSE_USER) clickhouse.username = env.CLICKHOUSE_USER;

@@ -23,6 +23,7 @@ export function parseHeader(record: Buffer, format: DataFormat, delimiter: strin
       );
     }
   }
+  if (names.length === 0) names = [''];
   const seen = new Set<string>();
   names.forEach((raw, index) => {
     const name = raw.trim();

@@ -55,12 +55,13 @@ export async function loadChunk(
       inserted += to - from;
     } catch (error) {
       if (!(error instanceof DataRejectedError)) throw error;
-      const hinted = error.rowHint === undefined ? undefined : from + error.rowHint - 1;
+      const named = error.rowHint === undefined ? undefined : from + error.rowHint - 1;
+      const hinted = named !== undefined && named >= from && named < to ? named : undefined;
       if (policy === 'fail') {
-        const at = hinted !== undefined && hinted < to ? hinted : from;
+        const at = hinted ?? from;
         throw new ChuteError(
           'REJECT_LIMIT_EXCEEDED',
-          `${where}, line ${chunk.lines[at]}: ${error.message} (badRows.policy is "fail")`,
+          `${where}, line ${chunk.lines[at]}${hinted === undefined ? ` or after it` : ''}: ${error.message} (badRows.policy is "fail")`,
           { cause: error },
         );
       }
@@ -73,7 +74,7 @@ export async function loadChunk(
         });
         continue;
       }
-      if (hinted !== undefined && hinted >= from && hinted < to) {
+      if (hinted !== undefined) {
         // Rows before the named one parsed; the named one is suspect; the rest is unknown.
         if (hinted + 1 < to) pending.push([hinted + 1, to]);
         pending.push([hinted, hinted + 1]);

@@ -1,6 +1,7 @@
 import type { ChunkingConfig } from '../config/schema.ts';
 import type { OversizedRecord, ScannedRecord } from '../format/record-scanner.ts';
 import type { RejectedRow } from '../ports/object-store.ts';
+import { BufferPool } from './buffer-pool.ts';
 import type { Chunk } from './chunk.ts';
 import { GrowableUint32 } from './growable.ts';
 
@@ -14,6 +15,8 @@ export interface ChunkerOptions {
   columnNames?: readonly string[] | undefined;
   /** Bytes put in front of every chunk (a header line for *WithNames formats). */
   prefix?: Buffer | undefined;
+  /** Where chunk buffers come from; the consumer releases each chunk's body to it once inserted. */
+  pool?: BufferPool | undefined;
 }
 
 /**
@@ -23,7 +26,7 @@ export interface ChunkerOptions {
  */
 export class Chunker {
   readonly #options: ChunkerOptions;
-  readonly #capacity: number;
+  readonly #pool: BufferPool;
   #index = 0;
   #rowNumber = 0;
   #body: Buffer;
@@ -36,8 +39,8 @@ export class Chunker {
 
   constructor(options: ChunkerOptions) {
     this.#options = options;
-    const prefixBytes = options.prefix?.length ?? 0;
-    this.#capacity = prefixBytes + options.chunking.maxBytes + options.chunking.maxRecordBytes + 2;
+    this.#pool =
+      options.pool ?? new BufferPool(chunkBufferSize(options.chunking, options.prefix?.length ?? 0));
     this.#body = this.#newBody();
   }
 
@@ -116,8 +119,7 @@ export class Chunker {
   }
 
   #newBody(): Buffer {
-    // Not from the shared pool: a chunk's memory is returned whole when its insert is done.
-    const body = Buffer.allocUnsafeSlow(this.#capacity);
+    const body = this.#pool.acquire();
     const prefix = this.#options.prefix;
     this.#used = 0;
     if (prefix !== undefined) {
@@ -146,4 +148,9 @@ function isBlank(bytes: Buffer): boolean {
     if (byte !== 0x20 && byte !== 0x0d) return false;
   }
   return true;
+}
+
+/** Room for a full chunk, one record that overflows it, and the prefix. */
+export function chunkBufferSize(chunking: ChunkingConfig, prefixBytes: number): number {
+  return prefixBytes + 1 + chunking.maxBytes + chunking.maxRecordBytes + 1;
 }

@@ -15,6 +15,8 @@ export interface ColumnPlan {
 }
 
 const INSERTABLE = new Set(['', 'DEFAULT', 'EPHEMERAL']);
+/** A column that takes NULL when the file lacks it, LowCardinality-wrapped or not. */
+const NULLABLE = /^(LowCardinality\()?Nullable\(/;
 
 /**
  * Checks the file's columns against the table's real schema before any row is written, and picks the
@@ -48,10 +50,7 @@ export function planColumns(
 
   const present = new Set(fileColumns);
   const missing = table
-    .filter(
-      (column) =>
-        column.defaultKind === '' && !column.type.startsWith('Nullable(') && !present.has(column.name),
-    )
+    .filter((column) => column.defaultKind === '' && !NULLABLE.test(column.type) && !present.has(column.name))
     .map((column) => column.name);
   if (missing.length > 0) {
     throw new ChuteError(

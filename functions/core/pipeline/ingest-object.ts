@@ -13,8 +13,10 @@ import type {
   RejectsWriter,
 } from '../ports/object-store.ts';
 import type { ServerCapabilities, TableColumn, Warehouse } from '../ports/warehouse.ts';
+import { BufferPool } from './buffer-pool.ts';
 import { type Chunk, chunkRows } from './chunk.ts';
 import { type ChunkInsertTarget, loadChunk } from './chunk-loader.ts';
+import { chunkBufferSize } from './chunker.ts';
 import { type ColumnPlan, planColumns } from './column-plan.ts';
 import { decompress } from './decompress.ts';
 import { readChunks } from './read-chunks.ts';
@@ -97,6 +99,7 @@ export async function ingestObject(
     summary.eTag ??= opened.eTag;
 
     const counts = { rows: 0, blankLines: 0, bytes: 0 };
+    const pool = new BufferPool(chunkBufferSize(deps.chunking, 0));
     let plan: ColumnPlan | undefined =
       route.format !== 'ndjson' && !route.header && route.columns !== undefined
         ? planColumns(route, route.columns, columns, capabilities, where)
@@ -108,6 +111,7 @@ export async function ingestObject(
       where,
       {
         counts,
+        pool,
         onHeader: (names) => {
           plan = planColumns(route, names, columns, capabilities, where);
           return { repeatHeader: plan.repeatHeader };
@@ -168,6 +172,7 @@ export async function ingestObject(
           summary.rowsInserted += outcome.inserted;
           await recordRejects(outcome.rejected);
         }
+        pool.release(chunk.body);
         options.onProgress?.({
           bytes: summary.bytes,
           bytesDecompressed: chunk.bytesThrough,

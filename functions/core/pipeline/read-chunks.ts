@@ -2,12 +2,15 @@ import type { ChunkingConfig, Route } from '../config/schema.ts';
 import { ChuteError } from '../errors.ts';
 import { parseHeader } from '../format/header.ts';
 import { RecordScanner } from '../format/record-scanner.ts';
+import type { BufferPool } from './buffer-pool.ts';
 import type { Chunk } from './chunk.ts';
 import { Chunker } from './chunker.ts';
 
 export interface ChunkSource {
   /** Called with the header's names before any chunk is cut; returns whether chunks repeat the header line. */
   onHeader?: ((names: string[]) => { repeatHeader: boolean }) | undefined;
+  /** Chunk buffers; the consumer releases each chunk's body once it is inserted. */
+  readonly pool: BufferPool;
   /** Data rows seen (loaded, rejected, or in a chunk not yet loaded) and blank lines skipped. */
   readonly counts: { rows: number; blankLines: number; bytes: number };
 }
@@ -28,13 +31,20 @@ export async function* readChunks(
   const fixedColumns = route.format === 'ndjson' ? undefined : route.columns;
   let chunker: Chunker | undefined =
     route.format === 'ndjson' || !route.header
-      ? new Chunker({ chunking, expectedFields: fixedColumns?.length, columnNames: fixedColumns })
+      ? new Chunker({
+          chunking,
+          expectedFields: fixedColumns?.length,
+          columnNames: fixedColumns,
+          pool: source.pool,
+        })
       : undefined;
   const scanner = new RecordScanner(
     { format: route.format, delimiter, maxRecordBytes: chunking.maxRecordBytes },
     {
       record: (record) => {
         if (chunker === undefined) {
+          // Blank lines before the header are not the header.
+          if (record.bytes.every((byte) => byte === 0x20 || byte === 0x0d)) return;
           const names = parseHeader(record.bytes, route.format, delimiter, where);
           const { repeatHeader } = source.onHeader?.(names) ?? { repeatHeader: false };
           chunker = new Chunker({
@@ -42,6 +52,7 @@ export async function* readChunks(
             expectedFields: names.length,
             columnNames: names,
             prefix: repeatHeader ? Buffer.from(record.bytes) : undefined,
+            pool: repeatHeader ? undefined : source.pool,
           });
           return;
         }
