@@ -81,18 +81,27 @@ function fail(message: string): never {
   throw new ChuteError('CONFIG_INVALID', message);
 }
 
-/** Context values arrive as strings from `-c`; JSON-looking ones (numbers, arrays, objects) are parsed. */
+/** Keys whose values are numbers, arrays or objects: given with `-c` they arrive as strings of JSON. */
+const JSON_VALUED_KEYS = new Set([
+  'routes',
+  'chunking',
+  'memorySize',
+  'timeoutSeconds',
+  'reservedConcurrency',
+  'retryAttempts',
+  'maxEventAgeSeconds',
+  'ingestLagThresholdMinutes',
+  'noFilesLoadedForHours',
+]);
+
+/** A `-c` value: JSON-valued keys are parsed, the others (account ids, ARNs, URLs) stay strings. */
 function contextValue(raw: unknown, key: string): unknown {
-  if (typeof raw !== 'string') return raw;
-  const trimmed = raw.trim();
-  if (/^[[{]/.test(trimmed) || /^-?\d+(\.\d+)?$/.test(trimmed) || trimmed === 'true' || trimmed === 'false') {
-    try {
-      return JSON.parse(trimmed);
-    } catch (cause) {
-      fail(`Invalid context ${key}: not valid JSON (${String(cause)})`);
-    }
+  if (typeof raw !== 'string' || !JSON_VALUED_KEYS.has(key)) return raw;
+  try {
+    return JSON.parse(raw);
+  } catch (cause) {
+    fail(`Invalid context ${CONTEXT_PREFIX}${key}: not valid JSON (${String(cause)})`);
   }
-  return raw;
 }
 
 /**
@@ -124,7 +133,7 @@ export function readAppConfig(context: ContextReader, cwd = process.cwd()): AppC
   const merged: Record<string, unknown> = { ...fromFile };
   for (const key of Object.keys(AppConfigSchema.shape)) {
     const raw = context.tryGetContext(`${CONTEXT_PREFIX}${key}`);
-    if (raw !== undefined) merged[key] = contextValue(raw, `${CONTEXT_PREFIX}${key}`);
+    if (raw !== undefined) merged[key] = contextValue(raw, key);
   }
   const result = AppConfigSchema.safeParse(merged);
   if (!result.success) {

@@ -88,10 +88,16 @@ export interface ChuteIngestProps {
    */
   readonly encryptionKey?: IKey;
   /**
-   * Write S3 server access logs of the new bucket.
+   * Write S3 server access logs of the new bucket. Turning them off needs `serverAccessLogsDisabledReason`.
    * @default true
    */
   readonly serverAccessLogs?: boolean;
+  /**
+   * Why the new bucket has no server access logs (for example: CloudTrail data events already record
+   * every request). Required with `serverAccessLogs: false`; recorded as the cdk-nag acknowledgement.
+   * @default - none
+   */
+  readonly serverAccessLogsDisabledReason?: string;
   /**
    * Where server access logs go.
    * @default - a new bucket (S3-managed encryption, SSL enforced, logs expire after 90 days)
@@ -200,6 +206,8 @@ export class ChuteIngest extends Construct {
   readonly ownsBucket: boolean;
   /** The server access logs bucket this construct created, if any. */
   readonly accessLogsBucket?: Bucket;
+  /** Why the new bucket has no server access logs, when they are turned off. */
+  readonly accessLogsDisabledReason?: string | undefined;
   readonly ingestFunction: IngestFunction;
   /** Receives every event the function could not process after its retries, with the error. */
   readonly failureQueue: Queue;
@@ -274,6 +282,16 @@ export class ChuteIngest extends Construct {
       if (props.serverAccessLogs === false && props.accessLogsBucket !== undefined) {
         fail('serverAccessLogs is false but accessLogsBucket is set: choose one');
       }
+      if (
+        props.serverAccessLogs === false &&
+        (props.serverAccessLogsDisabledReason ?? '').trim().length < 10
+      ) {
+        fail(
+          'serverAccessLogs is false: say why in serverAccessLogsDisabledReason (it becomes the acknowledgement of cdk-nag rule AwsSolutions-S1)',
+        );
+      }
+      this.accessLogsDisabledReason =
+        props.serverAccessLogs === false ? props.serverAccessLogsDisabledReason : undefined;
       const accessLogsBucket =
         props.serverAccessLogs === false
           ? undefined

@@ -58,6 +58,13 @@ export function acknowledgeChuteNagFindings(ingest: ChuteIngest): void {
     });
   }
 
+  if (ingest.ownsBucket && ingest.accessLogsDisabledReason !== undefined) {
+    Validations.of(ingest.bucket).acknowledge({
+      id: 'AwsSolutions-S1',
+      reason: `Server access logs turned off (serverAccessLogs: false): ${ingest.accessLogsDisabledReason}`,
+    });
+  }
+
   // The function role's wildcards, matched finding by finding (cdk-nag 3 has no rule-wide acknowledgement).
   const role = fn.role;
   if (role !== undefined) {

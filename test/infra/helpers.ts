@@ -28,10 +28,13 @@ export interface Built {
   template: Template;
 }
 
-/** A stack holding one ChuteIngest with the given props over sensible test defaults. */
+/**
+ * A stack holding one ChuteIngest with the given props over sensible test defaults; pass a function to
+ * create props (a key, a bucket, a topic) in the same stack.
+ */
 export function build(
-  props: Partial<ChuteIngestProps> = {},
-  options: { context?: Record<string, unknown>; synthesize?: boolean } = {},
+  props: Partial<ChuteIngestProps> | ((stack: Stack) => Partial<ChuteIngestProps>) = {},
+  options: { context?: Record<string, unknown> } = {},
 ): Built {
   const app = new App({ context: { ...CDK_JSON_CONTEXT, ...SKIP_BUNDLING, ...options.context } });
   const stack = new Stack(app, 'Test', { env: { account: '123456789012', region: 'eu-west-1' } });
@@ -39,7 +42,7 @@ export function build(
     clickHouseUrl: 'https://clickhouse.internal.example:8443',
     clickHouseSecret: Secret.fromSecretCompleteArn(stack, 'Secret', SECRET_ARN),
     routes: ROUTES,
-    ...props,
+    ...(typeof props === 'function' ? props(stack) : props),
   });
   return { app, stack, ingest, template: Template.fromStack(stack) };
 }
@@ -55,4 +58,10 @@ export function resourcesOfType(
 /** The logical id of the construct's default CloudFormation resource. */
 export function logicalId(stack: Stack, construct: { node: { defaultChild?: unknown } }): string {
   return stack.getLogicalId(construct.node.defaultChild as never);
+}
+
+/** The value, or a failure naming what was missing. */
+export function must<T>(value: T | undefined, what: string): T {
+  if (value === undefined) throw new Error(`missing: ${what}`);
+  return value;
 }
