@@ -18,7 +18,7 @@ import { LambdaDestination } from 'aws-cdk-lib/aws-s3-notifications';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { type ITopic, Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
-import { type IQueue, Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { S3_SERVER_ACCESS_LOGS_USE_BUCKET_POLICY } from 'aws-cdk-lib/cx-api';
 import type { AlarmWithAnnotation } from 'cdk-monitoring-constructs';
 import { Construct } from 'constructs';
@@ -292,10 +292,11 @@ export class ChuteIngest extends Construct {
       }
       this.accessLogsDisabledReason =
         props.serverAccessLogs === false ? props.serverAccessLogsDisabledReason : undefined;
+      if (props.serverAccessLogs !== false && props.accessLogsBucket === undefined) {
+        this.accessLogsBucket = this.createAccessLogsBucket();
+      }
       const accessLogsBucket =
-        props.serverAccessLogs === false
-          ? undefined
-          : (props.accessLogsBucket ?? this.createAccessLogsBucket());
+        props.serverAccessLogs === false ? undefined : (props.accessLogsBucket ?? this.accessLogsBucket);
       const key = props.encryptionKey;
       this.bucket = new Bucket(this, 'Bucket', {
         blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
@@ -434,11 +435,6 @@ export class ChuteIngest extends Construct {
     acknowledgeChuteNagFindings(this);
   }
 
-  /** The failure queue, typed as an interface for consumers. */
-  get failedEvents(): IQueue {
-    return this.failureQueue;
-  }
-
   get dashboard(): Dashboard {
     return this.monitoring.dashboard;
   }
@@ -448,7 +444,7 @@ export class ChuteIngest extends Construct {
   }
 
   private createAccessLogsBucket(): Bucket {
-    const logs = new Bucket(this, 'AccessLogsBucket', {
+    return new Bucket(this, 'AccessLogsBucket', {
       blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
       enforceSSL: true,
       minimumTLSVersion: 1.2,
@@ -462,8 +458,6 @@ export class ChuteIngest extends Construct {
       removalPolicy: RemovalPolicy.RETAIN,
       lifecycleRules: [{ id: 'chute-expire-access-logs', expiration: ACCESS_LOGS_RETENTION }],
     });
-    (this as { accessLogsBucket?: Bucket }).accessLogsBucket = logs;
-    return logs;
   }
 }
 

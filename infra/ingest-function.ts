@@ -109,7 +109,7 @@ export class IngestFunction extends NodejsFunction {
     if (!Number.isInteger(reserved) || reserved < 1) {
       throw new ChuteError(
         'CONFIG_INVALID',
-        `Invalid ${id} props: reservedConcurrency ${reserved} must be a whole number >= 1 (it caps the loads running against ClickHouse at once)`,
+        `Invalid ${id} props: reservedConcurrency ${reserved} must be a whole number >= 1 (it caps the loads running against ClickHouse at once; unreserved concurrency cannot protect ClickHouse)`,
       );
     }
 

@@ -141,7 +141,18 @@ export class IngestMonitoring extends Construct {
 
   constructor(scope: Construct, id: string, props: IngestMonitoringProps) {
     super(scope, id);
-    const options = { ...DEFAULT_ALARM_OPTIONS, ...definedOnly(props) };
+    const options = {
+      ...DEFAULT_ALARM_OPTIONS,
+      ...definedOnly({
+        ingestLagThreshold: props.ingestLagThreshold,
+        durationPercentOfTimeout: props.durationPercentOfTimeout,
+        memoryPercentOfLimit: props.memoryPercentOfLimit,
+        sustainedThrottling: props.sustainedThrottling,
+        failureQueueMaxAge: props.failureQueueMaxAge,
+        maxRejectedRows: props.maxRejectedRows,
+      }),
+      noFilesLoadedFor: props.noFilesLoadedFor,
+    };
     validateAlarmOptions(options);
     const runbook = props.runbookUrl ?? 'docs/infra.md, "Alarm runbook"';
     const describe = (what: string, todo: string) => `${what} Do: ${todo} Runbook: ${runbook}`;
