@@ -255,6 +255,17 @@ export class ChuteIngest extends Construct {
     if (ageSeconds < 60 || ageSeconds > 6 * 3600) {
       fail(`maxEventAge ${maxEventAge.toHumanString()} must be from 1 minute to 6 hours (Lambda's limits)`);
     }
+    for (const [prop, value] of [
+      ['rejectsRetention', props.rejectsRetention],
+      ['noncurrentVersionRetention', props.noncurrentVersionRetention],
+    ] as const) {
+      const days = value?.toDays({ integral: false });
+      if (days !== undefined && (!Number.isInteger(days) || days < 1)) {
+        fail(
+          `${prop} ${value?.toHumanString()} must be a whole number of days, at least 1 (S3 lifecycle rules count days)`,
+        );
+      }
+    }
     const rejectsPrefix = this.config.rejects.prefix;
 
     // 2. Bucket.

@@ -10,7 +10,7 @@ import type { ChuteIngest } from './chute-ingest.ts';
  * not acknowledged here.
  *
  * cdk-nag 3 runs as a CDK policy-validation plugin: `cdk synth` fails and prints a report (also written to
- * `cdk.out/policy-validation-report.json`) when a finding is not acknowledged.
+ * `cdk.out/validation-report.json`) when a finding is not acknowledged.
  */
 
 /** Registers the packs on the app: AwsSolutions (general AWS practice) and Serverless (Lambda, SQS, SNS). */

@@ -824,6 +824,11 @@ describe('props checked at synth time, with messages naming them', () => {
       'serverAccessLogs is false but accessLogsBucket is set',
     ],
     [
+      'a rejects retention in hours',
+      { rejectsRetention: Duration.hours(36) },
+      'rejectsRetention 1 day 12 hours must be a whole number of days, at least 1',
+    ],
+    [
       'access logs off without a reason',
       { serverAccessLogs: false },
       'serverAccessLogs is false: say why in serverAccessLogsDisabledReason',
