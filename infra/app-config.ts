@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { formatIssues } from '../functions/core/config/parse.ts';
 import { ChunkingSchema } from '../functions/core/config/schema.ts';
 import { ChuteError } from '../functions/core/errors.ts';
