@@ -12,9 +12,25 @@ export interface IngestCommand {
   readonly versionId: string | undefined;
   readonly s3Endpoint: string | undefined;
   readonly quiet: boolean;
+  /** The load-history table; undefined with --no-ledger. */
+  readonly ledger: string | undefined;
+  readonly delivery: 'exactly-once' | 'at-least-once';
 }
 
-export type Command = IngestCommand | { readonly command: 'help' };
+export interface HistoryCommand {
+  readonly command: 'history';
+  readonly ledger: string;
+  readonly failedOnly: boolean;
+  /** Only attempts that finished at or after this time. */
+  readonly since: Date | undefined;
+  readonly key: string | undefined;
+  readonly limit: number;
+  readonly json: boolean;
+}
+
+export type Command = IngestCommand | HistoryCommand | { readonly command: 'help' };
+
+export const DEFAULT_LEDGER = 'chute_load_history';
 
 const OPTIONS = {
   table: { type: 'string' },
@@ -33,6 +49,14 @@ const OPTIONS = {
   'version-id': { type: 'string' },
   's3-endpoint': { type: 'string' },
   quiet: { type: 'boolean' },
+  ledger: { type: 'string' },
+  'no-ledger': { type: 'boolean' },
+  'at-least-once': { type: 'boolean' },
+  failed: { type: 'boolean' },
+  since: { type: 'string' },
+  key: { type: 'string' },
+  limit: { type: 'string' },
+  json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -66,6 +90,18 @@ export function parseCommand(argv: readonly string[]): Command {
   const { values, positionals } = parsed;
   if (values.help || positionals.length === 0) return { command: 'help' };
   const [command, target, ...extra] = positionals;
+  if (command === 'history') {
+    if (target !== undefined) throw usage(`unexpected argument(s): ${[target, ...extra].join(' ')}`);
+    return {
+      command: 'history',
+      ledger: values.ledger ?? DEFAULT_LEDGER,
+      failedOnly: values.failed ?? false,
+      since: values.since === undefined ? undefined : parseSince(values.since),
+      key: values.key,
+      limit: integer('limit', values.limit) ?? 50,
+      json: values.json ?? false,
+    };
+  }
   if (command !== 'ingest') throw usage(`unknown command "${command}"`);
   if (target === undefined) throw usage('ingest needs a local file or an s3://bucket/key');
   if (extra.length > 0) throw usage(`unexpected argument(s): ${extra.join(' ')}`);
@@ -86,6 +122,7 @@ export function parseCommand(argv: readonly string[]): Command {
       columns: values.columns?.split(',').map((c) => c.trim()),
       compression: values.compression,
       extraColumns: values['extra-columns'],
+      delivery: values['at-least-once'] ? 'at-least-once' : undefined,
       badRows: {
         policy: values['bad-rows'] ?? 'reject',
         maxRejectedRows: integer('max-rejected', values['max-rejected']) ?? 1000,
@@ -108,5 +145,19 @@ export function parseCommand(argv: readonly string[]): Command {
     versionId: values['version-id'],
     s3Endpoint: values['s3-endpoint'] ?? process.env.AWS_ENDPOINT_URL_S3,
     quiet: values.quiet ?? false,
+    ledger: values['no-ledger'] ? undefined : (values.ledger ?? DEFAULT_LEDGER),
+    delivery: values['at-least-once'] ? 'at-least-once' : 'exactly-once',
   };
+}
+
+/** `24h`, `7d`, `30m`, or a date such as `2026-11-01` / `2026-11-01T10:00:00Z`. */
+export function parseSince(text: string, now = new Date()): Date {
+  const relative = /^(\d+)([mhd])$/.exec(text);
+  if (relative) {
+    const unit = { m: 60_000, h: 3_600_000, d: 86_400_000 }[relative[2] as 'm' | 'h' | 'd'];
+    return new Date(now.getTime() - Number(relative[1]) * unit);
+  }
+  const date = new Date(text);
+  if (Number.isNaN(date.getTime())) throw usage(`--since takes 24h, 7d, 30m or a date, got "${text}"`);
+  return date;
 }

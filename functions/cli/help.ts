@@ -2,6 +2,7 @@ export const HELP = `chute — load a file into a ClickHouse table, the same way
 
 Usage:
   npm run chute -- ingest <local-file | s3://bucket/key> --table <db.table> [options]
+  npm run chute -- history [--failed] [--since 24h|7d|<date>] [--key <prefix>] [--limit n] [--json]
   npm run chute -- --help
 
 Connection:
@@ -34,6 +35,20 @@ S3 sources:
   --version-id <id>         load this object version (default: the current one)
   --s3-endpoint <url>       an S3-compatible endpoint (default: AWS, or AWS_ENDPOINT_URL_S3)
   AWS credentials come from the usual AWS SDK chain (environment, profile, role).
+
+Exactly once:
+  --ledger <table>          the load-history table (default chute_load_history, created on first use):
+                            an object version already loaded is skipped, a failed one resumes after
+                            the chunks it committed
+  --no-ledger               do not read or write the load history
+  --at-least-once           load into a table that does not deduplicate (exactly-once refuses it)
+
+History (npm run chute -- history):
+  --failed                  only failed and rejected-file attempts
+  --since <when>            24h, 7d, 30m, or a date such as 2026-11-01
+  --key <prefix>            only objects whose key starts with this
+  --limit <n>               newest n attempts (default 50)
+  --json                    one JSON line per attempt
 
 Output:
   --quiet                   no progress lines

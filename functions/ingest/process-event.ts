@@ -3,6 +3,7 @@ import type { ChuteConfig } from '../core/config/schema.ts';
 import { ChuteError } from '../core/errors.ts';
 import { type IngestDependencies, ingestObject } from '../core/pipeline/ingest-object.ts';
 import type { FileSummary } from '../core/pipeline/summary.ts';
+import { objectLabel } from '../core/ports/object-store.ts';
 import type { Reporter } from './reporting.ts';
 import { type DecodedEvent, decodeS3Event } from './s3-event.ts';
 
@@ -46,7 +47,7 @@ export async function processS3Event(
   }
   const failed = summaries.filter((summary) => summary.status === 'failed');
   if (failed.length > 0) {
-    const detail = failed.map((s) => `s3://${s.bucket}/${s.key}: ${s.reason}`).join('; ');
+    const detail = failed.map((s) => `${objectLabel(s.bucket, s.key)}: ${s.reason}`).join('; ');
     throw new ChuteError(
       failed[0]?.errorCode === 'TIMEOUT_HEADROOM' ? 'TIMEOUT_HEADROOM' : 'CLICKHOUSE_FAILED',
       `${failed.length} of ${summaries.length} file(s) failed, the event will be retried: ${detail}`,

@@ -7,8 +7,9 @@ import type { S3Event } from 'aws-lambda';
 import { createS3Client } from '../core/adapters/s3-client.ts';
 import { S3ObjectStore } from '../core/adapters/s3-object-store.ts';
 import { S3RejectsStore } from '../core/adapters/s3-rejects-store.ts';
+import { clickHouseAdapters } from '../core/clickhouse/adapters.ts';
 import { createClickHouseClient, resolveConnection } from '../core/clickhouse/client.ts';
-import { ClickHouseWarehouse } from '../core/clickhouse/warehouse.ts';
+import type { ClickHouseWarehouse } from '../core/clickhouse/warehouse.ts';
 import { parseConfig } from '../core/config/parse.ts';
 import type { ChuteConfig } from '../core/config/schema.ts';
 import type { IngestDependencies } from '../core/pipeline/ingest-object.ts';
@@ -68,7 +69,8 @@ export async function startLocal(options: LocalOptions): Promise<LocalChute> {
   const clickhouse = embedded
     ? await openEmbeddedClickHouse(`${options.dataDir}/chdb`)
     : createClickHouseClient(config.clickhouse);
-  const warehouse = new ClickHouseWarehouse(clickhouse);
+  const defaultDatabase = embedded ? 'default' : resolveConnection(config.clickhouse).database;
+  const { warehouse, ledger } = clickHouseAdapters(clickhouse, config.ledger.table, defaultDatabase);
   if (!options.configJson) await createDemoTable(clickhouse, warehouse);
 
   mkdirSync(`${options.dataDir}/s3`, { recursive: true });
@@ -88,8 +90,9 @@ export async function startLocal(options: LocalOptions): Promise<LocalChute> {
   const deps: IngestDependencies = {
     objects: new S3ObjectStore(s3),
     warehouse,
+    ledger,
     rejects: new S3RejectsStore(s3, config.rejects.prefix),
-    defaultDatabase: embedded ? 'default' : resolveConnection(config.clickhouse).database,
+    defaultDatabase,
     chunking: config.chunking,
   };
   const reporter: Reporter = {

@@ -47,7 +47,9 @@ describe('parseConfig defaults', () => {
       compression: 'auto',
       extraColumns: 'fail',
       badRows: { policy: 'reject', maxRejectedRows: 1000 },
+      delivery: 'exactly-once',
     });
+    expect(config.ledger).toEqual({ table: 'chute_load_history' });
   });
 
   it('fills badRows defaults field by field when only one is given', () => {

@@ -1,5 +1,5 @@
 import { REJECTS_SUFFIX } from '../config/schema.ts';
-import type { ObjectRef, RejectedRow } from '../ports/object-store.ts';
+import { type ObjectRef, objectLabel, type RejectedRow } from '../ports/object-store.ts';
 
 /** What identifies the object version: the version id, else the ETag (unquoted), else 'unversioned'. */
 export function versionLabel(ref: ObjectRef): string {
@@ -13,7 +13,7 @@ export function rejectsKey(prefix: string, ref: ObjectRef): string {
 
 export function rejectsLine(ref: ObjectRef, row: RejectedRow): string {
   return `${JSON.stringify({
-    source: `s3://${ref.bucket}/${ref.key}`,
+    source: objectLabel(ref.bucket, ref.key),
     version: versionLabel(ref),
     line: row.line,
     row: row.row,

@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { GetObjectCommand, type S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { ChuteError } from '../errors.ts';
-import type { ObjectRef, ObjectStore, OpenedObject } from '../ports/object-store.ts';
+import { type ObjectRef, type ObjectStore, type OpenedObject, objectLabel } from '../ports/object-store.ts';
 
 const GONE = new Set(['NoSuchKey', 'NoSuchVersion', 'NotFound']);
 
@@ -38,7 +38,7 @@ export class S3ObjectStore implements ObjectStore {
       if (error instanceof S3ServiceException && error.name === 'PreconditionFailed') return undefined;
       throw new ChuteError(
         'OBJECT_READ_FAILED',
-        `s3://${ref.bucket}/${ref.key}: cannot read the object (${error instanceof Error ? error.message : String(error)}); check the function's s3:GetObject permission on this prefix`,
+        `${objectLabel(ref.bucket, ref.key)}: cannot read the object (${error instanceof Error ? error.message : String(error)}); check the function's s3:GetObject permission on this prefix`,
         { cause: error },
       );
     }

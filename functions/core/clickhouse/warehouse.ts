@@ -3,6 +3,7 @@ import { finished } from 'node:stream/promises';
 import type { ClickHouseClient } from '@clickhouse/client';
 import {
   DataRejectedError,
+  type Deduplication,
   type RawInsert,
   type ServerCapabilities,
   type TableColumn,
@@ -53,6 +54,7 @@ export class ClickHouseWarehouse implements Warehouse {
   readonly #client: ClickHouseClient;
   #capabilities: Promise<ServerCapabilities> | undefined;
   readonly #schemas = new Map<string, Promise<readonly TableColumn[]>>();
+  readonly #deduplication = new Map<string, Promise<Deduplication>>();
 
   constructor(client: ClickHouseClient) {
     this.#client = client;
@@ -77,6 +79,19 @@ export class ClickHouseWarehouse implements Warehouse {
       this.#schemas.set(key, schema);
     }
     return schema;
+  }
+
+  deduplication(table: TableRef): Promise<Deduplication> {
+    const key = tableLabel(table);
+    let found = this.#deduplication.get(key);
+    if (found === undefined) {
+      found = this.#checkDeduplication(table).catch((error: unknown) => {
+        this.#deduplication.delete(key);
+        throw error;
+      });
+      this.#deduplication.set(key, found);
+    }
+    return found;
   }
 
   /** Forgets cached schemas, for a caller that just changed a table. */
@@ -124,6 +139,25 @@ export class ClickHouseWarehouse implements Warehouse {
       parallelParsing: known.has('min_chunk_bytes_for_parallel_parsing'),
       csvEmptyAsDefault: known.has('input_format_csv_empty_as_default'),
     };
+  }
+
+  /**
+   * Replicated and Shared (ClickHouse Cloud) engines deduplicate inserts by default; a plain MergeTree only
+   * with `non_replicated_deduplication_window > 0`, set on the table or as the server's MergeTree default.
+   */
+  async #checkDeduplication(table: TableRef): Promise<Deduplication> {
+    const [row] = await this.#rows<{ engine: string; engine_full: string }>(
+      `SELECT engine, engine_full FROM system.tables WHERE database = ${quoteString(table.database)} AND name = ${quoteString(table.table)}`,
+    );
+    const engine = row?.engine ?? 'unknown';
+    if (/^(Replicated|Shared)/.test(engine)) return { enabled: true, engine };
+    if (!engine.endsWith('MergeTree')) return { enabled: false, engine };
+    const onTable = /non_replicated_deduplication_window\s*=\s*(\d+)/.exec(row?.engine_full ?? '');
+    if (onTable) return { enabled: Number(onTable[1]) > 0, engine };
+    const [fallback] = await this.#rows<{ value: string }>(
+      "SELECT value FROM system.merge_tree_settings WHERE name = 'non_replicated_deduplication_window'",
+    );
+    return { enabled: Number(fallback?.value ?? 0) > 0, engine };
   }
 
   async #describe(table: TableRef): Promise<readonly TableColumn[]> {

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * The one definition of chute's configuration. The Lambda parses it at cold start, the CLI and the local
@@ -54,6 +54,12 @@ export const RouteSchema = z
     /** What a header column the table lacks does: fail the file (default) or be ignored. */
     extraColumns: z.enum(['fail', 'ignore']).default('fail'),
     badRows: BadRowsSchema.default({ policy: 'reject', maxRejectedRows: 1000 }),
+    /**
+     * exactly-once (default): the table must deduplicate (Replicated/Shared engines, or MergeTree with
+     * non_replicated_deduplication_window > 0), or the file fails with the setting to add. at-least-once: load
+     * anyway, and say so in every summary line.
+     */
+    delivery: z.enum(['exactly-once', 'at-least-once']).default('exactly-once'),
   })
   .strict()
   .superRefine((route, ctx) => {
@@ -133,9 +139,17 @@ export const ChunkingSchema = z
   })
   .strict();
 
+export const LedgerSchema = z
+  .object({
+    /** The load-history table, `table` or `database.table`; `<table>_chunks` sits beside it. Default `chute_load_history`. */
+    table: TableNameSchema.default('chute_load_history'),
+  })
+  .strict();
+
 export const ChuteConfigSchema = z
   .object({
     clickhouse: ClickHouseSchema,
+    ledger: LedgerSchema.default({ table: 'chute_load_history' }),
     routes: z.array(RouteSchema).min(1, 'needs at least one route'),
     rejects: RejectsSchema.default({ prefix: 'chute-rejects/' }),
     chunking: ChunkingSchema.default({

@@ -1,6 +1,7 @@
 import type { Route } from '../config/schema.ts';
 import { ChuteError } from '../errors.ts';
 import type { InsertFormat, ServerCapabilities, TableColumn } from '../ports/warehouse.ts';
+import { type Chunk, chunkRows } from './chunk.ts';
 
 /** How a file's columns reach the table: which format, which column list, which settings. */
 export interface ColumnPlan {
@@ -90,6 +91,41 @@ export function planColumns(
     ignored: unknown,
     settings: { input_format_with_names_use_header: 1, input_format_skip_unknown_fields: 1 },
   };
+}
+
+export /** NDJSON has no header: the first row that parses as an object names the columns to check. */
+function planNdjson(
+  route: Route,
+  chunk: Chunk,
+  columns: readonly TableColumn[],
+  capabilities: ServerCapabilities,
+  where: string,
+): ColumnPlan {
+  for (let i = 0; i < Math.min(chunkRows(chunk), 100); i++) {
+    const start = chunk.offsets[i] ?? 0;
+    const end = chunk.offsets[i + 1] ?? start;
+    try {
+      const value: unknown = JSON.parse(chunk.body.toString('utf8', start, end));
+      if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+        return planColumns(
+          route,
+          Object.keys(value),
+          columns,
+          capabilities,
+          `${where}, line ${chunk.lines[i]}`,
+        );
+      }
+    } catch {
+      // A row that does not parse is ClickHouse's to reject; look at the next one.
+    }
+  }
+  return planColumns(
+    route,
+    columns.filter((c) => c.defaultKind === '').map((c) => c.name),
+    columns,
+    capabilities,
+    where,
+  );
 }
 
 function list(names: readonly string[]): string {

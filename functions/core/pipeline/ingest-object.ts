@@ -1,24 +1,26 @@
-import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { clickHouseErrorCode } from '../clickhouse/error-code.ts';
-import { parseTableName, type TableRef, tableLabel } from '../clickhouse/sql.ts';
+import { parseTableName, tableLabel } from '../clickhouse/sql.ts';
 import { routeName } from '../config/routes.ts';
 import type { ChunkingConfig, Route } from '../config/schema.ts';
 import { ChuteError, describeError } from '../errors.ts';
-import type {
-  ObjectRef,
-  ObjectStore,
-  RejectedRow,
-  RejectsStore,
-  RejectsWriter,
+import type { CommittedChunk, Ledger, LedgerEntry, PriorAttempts, VersionKey } from '../ports/ledger.ts';
+import {
+  type ObjectRef,
+  type ObjectStore,
+  objectLabel,
+  type RejectedRow,
+  type RejectsStore,
+  type RejectsWriter,
 } from '../ports/object-store.ts';
-import type { ServerCapabilities, TableColumn, Warehouse } from '../ports/warehouse.ts';
+import type { Warehouse } from '../ports/warehouse.ts';
 import { BufferPool } from './buffer-pool.ts';
 import { type Chunk, chunkRows } from './chunk.ts';
 import { type ChunkInsertTarget, loadChunk } from './chunk-loader.ts';
 import { chunkBufferSize } from './chunker.ts';
-import { type ColumnPlan, planColumns } from './column-plan.ts';
+import { type ColumnPlan, planColumns, planNdjson } from './column-plan.ts';
 import { decompress } from './decompress.ts';
+import { insertTarget } from './insert-target.ts';
+import { checkHeadroom, decideDelivery, describe } from './preflight.ts';
 import { readChunks } from './read-chunks.ts';
 import type { FileSummary, Progress } from './summary.ts';
 
@@ -26,6 +28,8 @@ export interface IngestDependencies {
   readonly objects: ObjectStore;
   readonly warehouse: Warehouse;
   readonly rejects: RejectsStore;
+  /** The load history; without one, duplicate events are caught by deduplication tokens alone. */
+  readonly ledger?: Ledger | undefined;
   /** Database for route tables given without one. */
   readonly defaultDatabase: string;
   readonly chunking: ChunkingConfig;
@@ -43,10 +47,13 @@ export interface IngestOptions {
 /** At most one more chunk is read while the current one inserts: S3 reads overlap inserts, memory stays flat. */
 const PREFETCH_CHUNKS = 1;
 
+/** Failures that are the file's content, not the system's: recorded as rejected-file. */
+const FILE_REJECTIONS = new Set(['REJECT_LIMIT_EXCEEDED']);
+
 /**
  * The pipeline shared by the Lambda, the CLI and the local runner: one object version in, rows in ClickHouse
- * and rejects out, and one summary. It never throws for a file's own failure: the summary says `failed`
- * with the reason, and the caller decides (the Lambda fails the invocation so that AWS retries).
+ * and rejects out, one summary and one load-history row. It never throws for a file's own failure: the summary
+ * says `failed` with the reason, and the caller decides (the Lambda fails the invocation so that AWS retries).
  */
 export async function ingestObject(
   deps: IngestDependencies,
@@ -54,49 +61,76 @@ export async function ingestObject(
   ref: ObjectRef,
   options: IngestOptions = {},
 ): Promise<FileSummary> {
-  const started = Date.now();
-  const where = `s3://${ref.bucket}/${ref.key}`;
+  const started = new Date();
+  const where = objectLabel(ref.bucket, ref.key);
   const table = parseTableName(route.table, deps.defaultDatabase);
-  const summary: FileSummary = {
-    status: 'loaded',
-    bucket: ref.bucket,
-    key: ref.key,
-    versionId: ref.versionId,
-    eTag: ref.eTag,
-    route: routeName(route),
-    table: tableLabel(table),
-    bytes: 0,
-    bytesDecompressed: 0,
-    rowsRead: 0,
-    rowsInserted: 0,
-    rowsRejected: 0,
-    blankLines: 0,
-    chunks: 0,
-    inserts: 0,
-    rejectsLocation: undefined,
-    durationMs: 0,
-  };
+  const summary = emptySummary(ref, route, tableLabel(table));
   let body: Readable | undefined;
   let rejectsWriter: RejectsWriter | undefined;
-  const finish = (): FileSummary => {
-    summary.durationMs = Date.now() - started;
+  let version: VersionKey | undefined = versionOf(ref.bucket, ref.key, ref.versionId, ref.eTag);
+  let prior: PriorAttempts = { attempts: 0, loaded: false };
+
+  const finish = async (error?: unknown): Promise<FileSummary> => {
+    if (error !== undefined) {
+      summary.status = 'failed';
+      summary.reason = describeError(error);
+      summary.errorCode = error instanceof ChuteError ? error.code : 'CLICKHOUSE_FAILED';
+      // Keep what was rejected so far: it is usually what explains the failure.
+      if (rejectsWriter !== undefined)
+        summary.rejectsLocation = await rejectsWriter.close().catch(() => undefined);
+    }
+    summary.attempt = prior.attempts + 1;
+    summary.durationMs = Date.now() - started.getTime();
+    if (deps.ledger !== undefined && version !== undefined) {
+      await deps.ledger.record(ledgerEntry(summary, version, started)).catch((ledgerError: unknown) => {
+        summary.reason = `${summary.reason ?? ''}${summary.reason ? '; ' : ''}the load history could not be written: ${describeError(ledgerError)}`;
+      });
+    }
     return summary;
   };
+  const alreadyLoaded = async (): Promise<boolean> => {
+    if (deps.ledger === undefined || version === undefined) return false;
+    prior = await deps.ledger.prior(version);
+    if (!prior.loaded) return false;
+    summary.status = 'skipped';
+    summary.reason = 'this object version is already loaded (a duplicate event)';
+    return true;
+  };
+
   try {
+    // A duplicate event costs this one query when the event names the version.
+    if (await alreadyLoaded()) return await finish();
     const [capabilities, columns] = await Promise.all([
       deps.warehouse.capabilities(),
       describe(deps.warehouse, table, where),
     ]);
+    const decision = await decideDelivery(deps.warehouse, table, route, capabilities, where);
+    summary.delivery = decision.delivery;
+    if (decision.note !== undefined) summary.deliveryNote = decision.note;
+
     const opened = await deps.objects.open(ref);
     if (opened === undefined) {
       summary.status = 'skipped';
       summary.reason =
         'the object version no longer exists (deleted or overwritten before its event was handled)';
-      return finish();
+      return await finish();
     }
     body = opened.body;
     summary.versionId ??= opened.versionId;
     summary.eTag ??= opened.eTag;
+    if (version === undefined) {
+      version = versionOf(ref.bucket, ref.key, summary.versionId, summary.eTag) ?? {
+        bucket: ref.bucket,
+        key: ref.key,
+        version: 'unversioned',
+      };
+      if (await alreadyLoaded()) return await finish();
+    }
+    const loadedVersion = version;
+    const committed =
+      deps.ledger !== undefined && prior.attempts > 0
+        ? await deps.ledger.committedChunks(loadedVersion)
+        : new Map<number, CommittedChunk>();
 
     const counts = { rows: 0, blankLines: 0, bytes: 0 };
     const pool = new BufferPool(chunkBufferSize(deps.chunking, 0));
@@ -119,25 +153,19 @@ export async function ingestObject(
       },
     );
 
-    const tokenBase = versionToken(ref, summary);
     let target: ChunkInsertTarget | undefined;
-    const rejectedSoFar = () => summary.rowsRejected;
-    const recordRejects = async (rows: readonly RejectedRow[]) => {
+    const writeRejects = async (rows: readonly RejectedRow[]) => {
       if (rows.length === 0) return;
-      if (route.badRows.policy === 'fail') {
-        const first = rows[0];
-        throw new ChuteError(
-          'REJECT_LIMIT_EXCEEDED',
-          `${where}, line ${first?.line}: ${first?.reason} (badRows.policy is "fail")`,
-        );
-      }
       rejectsWriter ??= deps.rejects.create({ ...ref, versionId: summary.versionId, eTag: summary.eTag });
       for (const row of rows) await rejectsWriter.write(row);
       summary.rowsRejected += rows.length;
-      if (rejectedSoFar() > route.badRows.maxRejectedRows) {
+    };
+    const checkRejectLimit = (rows: readonly RejectedRow[]) => {
+      const last = rows[rows.length - 1];
+      if (last !== undefined && summary.rowsRejected > route.badRows.maxRejectedRows) {
         throw new ChuteError(
           'REJECT_LIMIT_EXCEEDED',
-          `${where}: more than ${route.badRows.maxRejectedRows} rows rejected (last at line ${rows[rows.length - 1]?.line}: ${rows[rows.length - 1]?.reason}); the file is failed. Fix the file, or raise badRows.maxRejectedRows`,
+          `${where}: more than ${route.badRows.maxRejectedRows} rows rejected (last at line ${last.line}: ${last.reason}); the file is failed. Fix the file, or raise badRows.maxRejectedRows`,
         );
       }
     };
@@ -158,19 +186,52 @@ export async function ingestObject(
         if (result.done) break;
         const chunk = result.value;
         while (ahead.length < PREFETCH_CHUNKS) pull();
-
-        checkHeadroom(options, where, chunk);
         summary.chunks++;
-        await recordRejects(chunk.rejected);
-        if (chunkRows(chunk) > 0) {
-          if (target === undefined) {
-            plan ??= planNdjson(route, chunk, columns, capabilities, where);
-            target = insertTarget(deps.warehouse, table, plan, route, capabilities, deps.chunking, tokenBase);
+
+        const done = committed.get(chunk.index);
+        if (done !== undefined) {
+          // Committed by an earlier attempt: its rows are in the table, its rejects in the ledger.
+          summary.chunksResumed++;
+          summary.rowsInserted += done.rowsInserted;
+          await writeRejects(done.rejected);
+        } else {
+          checkHeadroom(options, where, chunk);
+          if (route.badRows.policy === 'fail' && chunk.rejected[0] !== undefined) {
+            const first = chunk.rejected[0];
+            throw new ChuteError(
+              'REJECT_LIMIT_EXCEEDED',
+              `${where}, line ${first.line}: ${first.reason} (badRows.policy is "fail")`,
+            );
           }
-          const outcome = await loadChunk(chunk, target, route.badRows.policy, where);
-          summary.inserts += outcome.inserts;
-          summary.rowsInserted += outcome.inserted;
-          await recordRejects(outcome.rejected);
+          let inserted = 0;
+          let rejected: readonly RejectedRow[] = chunk.rejected;
+          if (chunkRows(chunk) > 0) {
+            if (target === undefined) {
+              plan ??= planNdjson(route, chunk, columns, capabilities, where);
+              target = insertTarget(
+                deps.warehouse,
+                table,
+                plan,
+                route,
+                capabilities,
+                deps.chunking,
+                loadedVersion,
+              );
+            }
+            const outcome = await loadChunk(chunk, target, route.badRows.policy, where);
+            summary.inserts += outcome.inserts;
+            inserted = outcome.inserted;
+            rejected = mergeByRow(chunk.rejected, outcome.rejected);
+          }
+          summary.rowsInserted += inserted;
+          await writeRejects(rejected);
+          // Recorded before any limit is enforced: these rows are committed, and a retry must skip them.
+          await deps.ledger?.recordChunk(loadedVersion, {
+            chunk: chunk.index,
+            rowsInserted: inserted,
+            rejected,
+          });
+          checkRejectLimit(rejected);
         }
         pool.release(chunk.body);
         options.onProgress?.({
@@ -179,7 +240,7 @@ export async function ingestObject(
           rowsInserted: summary.rowsInserted,
           rowsRejected: summary.rowsRejected,
           chunks: summary.chunks,
-          elapsedMs: Date.now() - started,
+          elapsedMs: Date.now() - started.getTime(),
         });
       }
     } finally {
@@ -195,129 +256,76 @@ export async function ingestObject(
       );
     }
     if (rejectsWriter !== undefined) summary.rejectsLocation = await rejectsWriter.close();
-    return finish();
+    return await finish();
   } catch (error) {
-    summary.status = 'failed';
-    summary.reason = describeError(error);
-    summary.errorCode = error instanceof ChuteError ? error.code : 'CLICKHOUSE_FAILED';
-    if (rejectsWriter !== undefined) {
-      // Keep what was rejected so far: it is usually what explains the failure.
-      summary.rejectsLocation = await rejectsWriter.close().catch(() => undefined);
-    }
-    return finish();
+    return await finish(error);
   } finally {
     body?.destroy();
   }
 }
 
-async function describe(
-  warehouse: Warehouse,
-  table: TableRef,
-  where: string,
-): Promise<readonly TableColumn[]> {
-  try {
-    return await warehouse.describeTable(table);
-  } catch (error) {
-    const code = clickHouseErrorCode(error);
-    if (error instanceof Error && (code === '60' || code === '81')) {
-      throw new ChuteError(
-        'SCHEMA_MISMATCH',
-        `${where}: table ${tableLabel(table)} does not exist (${error.message.split('\n')[0]}); create it or fix the route's table`,
-        { cause: error },
-      );
-    }
-    throw new ChuteError('CLICKHOUSE_FAILED', `${where}: cannot describe table ${tableLabel(table)}`, {
-      cause: error,
-    });
-  }
-}
-
-function checkHeadroom(options: IngestOptions, where: string, chunk: Chunk): void {
-  const remaining = options.remainingTimeMs?.();
-  const headroom = options.headroomMs ?? 30_000;
-  if (remaining !== undefined && remaining < headroom) {
-    throw new ChuteError(
-      'TIMEOUT_HEADROOM',
-      `${where}: stopped before chunk ${chunk.index} with ${remaining} ms left (headroom ${headroom} ms); the retry resumes and committed chunks deduplicate`,
-    );
-  }
-}
-
-/** NDJSON has no header: the first row that parses as an object names the columns to check. */
-function planNdjson(
-  route: Route,
-  chunk: Chunk,
-  columns: readonly TableColumn[],
-  capabilities: ServerCapabilities,
-  where: string,
-): ColumnPlan {
-  for (let i = 0; i < Math.min(chunkRows(chunk), 100); i++) {
-    const start = chunk.offsets[i] ?? 0;
-    const end = chunk.offsets[i + 1] ?? start;
-    try {
-      const value: unknown = JSON.parse(chunk.body.toString('utf8', start, end));
-      if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
-        return planColumns(
-          route,
-          Object.keys(value),
-          columns,
-          capabilities,
-          `${where}, line ${chunk.lines[i]}`,
-        );
-      }
-    } catch {
-      // A row that does not parse is ClickHouse's to reject; look at the next one.
-    }
-  }
-  return planColumns(
-    route,
-    columns.filter((c) => c.defaultKind === '').map((c) => c.name),
-    columns,
-    capabilities,
-    where,
-  );
-}
-
-function insertTarget(
-  warehouse: Warehouse,
-  table: TableRef,
-  plan: ColumnPlan,
-  route: Route,
-  capabilities: ServerCapabilities,
-  chunking: ChunkingConfig,
-  tokenBase: string,
-): ChunkInsertTarget {
-  const settings: Record<string, string | number> = {
-    // A user profile that tolerates errors would drop rows without a trace: never here.
-    input_format_allow_errors_num: 0,
-    input_format_allow_errors_ratio: 0,
-    // One chunk must stay one block, or a failed insert could leave part of it behind.
-    max_insert_block_size: 1_048_576,
-    ...plan.settings,
-  };
-  if (route.format === 'csv') settings.format_csv_delimiter = route.delimiter ?? ',';
-  if (capabilities.asyncInsertSetting) settings.async_insert = 0;
-  if (capabilities.dedupToken) settings.insert_deduplicate = 1;
-  if (capabilities.parallelParsing) {
-    settings.min_chunk_bytes_for_parallel_parsing = Math.max(
-      10 * 1024 * 1024,
-      chunking.maxBytes + chunking.maxRecordBytes + 4096,
-    );
-  }
+function emptySummary(ref: ObjectRef, route: Route, table: string): FileSummary {
   return {
-    base: { table, columns: plan.columns, format: plan.format },
-    settings,
-    token: capabilities.dedupToken
-      ? (chunk, from, to) => `${tokenBase}:${chunk.index}:${from}-${to}`
-      : () => undefined,
-    insert: (insert) => warehouse.insertRaw(insert),
+    status: 'loaded',
+    bucket: ref.bucket,
+    key: ref.key,
+    versionId: ref.versionId,
+    eTag: ref.eTag,
+    route: routeName(route),
+    table,
+    delivery: undefined,
+    attempt: 1,
+    bytes: 0,
+    bytesDecompressed: 0,
+    rowsRead: 0,
+    rowsInserted: 0,
+    rowsRejected: 0,
+    blankLines: 0,
+    chunks: 0,
+    chunksResumed: 0,
+    inserts: 0,
+    rejectsLocation: undefined,
+    durationMs: 0,
   };
 }
 
-/** Names one object version: the prefix of every deduplication token of its inserts. */
-function versionToken(ref: ObjectRef, summary: FileSummary): string {
-  const version = summary.versionId ?? summary.eTag ?? 'unversioned';
-  return createHash('sha256').update(`${ref.bucket}\n${ref.key}\n${version}`).digest('hex').slice(0, 32);
+function versionOf(
+  bucket: string,
+  key: string,
+  versionId: string | undefined,
+  eTag: string | undefined,
+): VersionKey | undefined {
+  const version = versionId ?? eTag?.replace(/"/g, '');
+  return version === undefined || version === '' ? undefined : { bucket, key, version };
+}
+
+function ledgerEntry(summary: FileSummary, version: VersionKey, started: Date): LedgerEntry {
+  const status =
+    summary.status === 'failed' && FILE_REJECTIONS.has(summary.errorCode ?? '')
+      ? 'rejected-file'
+      : summary.status;
+  return {
+    ...version,
+    size: summary.bytes,
+    route: summary.route ?? '',
+    table: summary.table ?? '',
+    status,
+    rowsInserted: summary.rowsInserted,
+    rowsRejected: summary.rowsRejected,
+    rejectsLocation: summary.rejectsLocation ?? '',
+    attempt: summary.attempt,
+    started,
+    finished: new Date(),
+    error: summary.status === 'loaded' ? '' : (summary.reason ?? ''),
+    delivery: summary.delivery ?? 'exactly-once',
+  };
+}
+
+/** Rows refused before ClickHouse and rows ClickHouse refused, in file order. */
+function mergeByRow(a: readonly RejectedRow[], b: readonly RejectedRow[]): readonly RejectedRow[] {
+  if (a.length === 0) return b;
+  if (b.length === 0) return a;
+  return [...a, ...b].sort((x, y) => x.row - y.row);
 }
 
 async function* countBytes(body: Readable, summary: FileSummary): AsyncGenerator<Buffer> {

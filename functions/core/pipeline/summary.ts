@@ -7,6 +7,11 @@ export interface FileSummary {
   eTag: string | undefined;
   route: string | undefined;
   table: string | undefined;
+  /** What this load could promise: exactly-once, or at-least-once (with deliveryNote saying why). */
+  delivery: 'exactly-once' | 'at-least-once' | undefined;
+  deliveryNote?: string;
+  /** 1 for the first attempt at this object version, 2 for its first retry, and so on. */
+  attempt: number;
   /** Bytes read from the object as stored (compressed, when it is). */
   bytes: number;
   /** Bytes after decompression. */
@@ -17,6 +22,8 @@ export interface FileSummary {
   rowsRejected: number;
   blankLines: number;
   chunks: number;
+  /** Chunks an earlier attempt committed, skipped by this one. */
+  chunksResumed: number;
   inserts: number;
   rejectsLocation: string | undefined;
   durationMs: number;

@@ -1,5 +1,13 @@
 import type { Readable } from 'node:stream';
 
+/** The bucket name local files are filed under, in summaries and the load history. */
+export const LOCAL_FILES = 'local';
+
+/** How an object is named in messages: `s3://bucket/key`, or the path of a local file. */
+export function objectLabel(bucket: string, key: string): string {
+  return bucket === LOCAL_FILES ? key : `s3://${bucket}/${key}`;
+}
+
 /** One version of one object: what exactly-once is keyed on. */
 export interface ObjectRef {
   readonly bucket: string;

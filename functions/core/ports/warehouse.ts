@@ -50,11 +50,20 @@ export class DataRejectedError extends Error {
   }
 }
 
+/** Whether a table drops a repeated insert that carries the same deduplication token. */
+export interface Deduplication {
+  readonly enabled: boolean;
+  /** The table's engine, for messages. */
+  readonly engine: string;
+}
+
 /** The ClickHouse seam: the pipeline speaks only this, so tests can drive it against any engine. */
 export interface Warehouse {
   capabilities(): Promise<ServerCapabilities>;
   /** Cached per container: schemas change rarely, and every file would otherwise pay a round trip. */
   describeTable(table: TableRef): Promise<readonly TableColumn[]>;
+  /** Cached per container, like the schema. */
+  deduplication(table: TableRef): Promise<Deduplication>;
   /** Sends the bytes as they are; throws DataRejectedError when the data is at fault. */
   insertRaw(insert: RawInsert): Promise<void>;
 }

@@ -1,0 +1,57 @@
+import { createHash } from 'node:crypto';
+import type { TableRef } from '../clickhouse/sql.ts';
+import type { ChunkingConfig, Route } from '../config/schema.ts';
+import type { VersionKey } from '../ports/ledger.ts';
+import type { ServerCapabilities, Warehouse } from '../ports/warehouse.ts';
+import type { ChunkInsertTarget } from './chunk-loader.ts';
+import type { ColumnPlan } from './column-plan.ts';
+
+/**
+ * How every insert of one file is sent: the format and columns the plan chose, the settings that keep an insert
+ * exact (no tolerated errors, one block, synchronous), and a deduplication token derived from the object version,
+ * the chunk and the row range, so that the same rows always carry the same token.
+ */
+export function insertTarget(
+  warehouse: Warehouse,
+  table: TableRef,
+  plan: ColumnPlan,
+  route: Route,
+  capabilities: ServerCapabilities,
+  chunking: ChunkingConfig,
+  version: VersionKey,
+): ChunkInsertTarget {
+  const tokenBase = versionToken(version);
+  const settings: Record<string, string | number> = {
+    // A user profile that tolerates errors would drop rows without a trace: never here.
+    input_format_allow_errors_num: 0,
+    input_format_allow_errors_ratio: 0,
+    // One chunk must stay one block, or a failed insert could leave part of it behind.
+    max_insert_block_size: 1_048_576,
+    ...plan.settings,
+  };
+  if (route.format === 'csv') settings.format_csv_delimiter = route.delimiter ?? ',';
+  if (capabilities.asyncInsertSetting) settings.async_insert = 0;
+  if (capabilities.dedupToken) settings.insert_deduplicate = 1;
+  if (capabilities.parallelParsing) {
+    settings.min_chunk_bytes_for_parallel_parsing = Math.max(
+      10 * 1024 * 1024,
+      chunking.maxBytes + chunking.maxRecordBytes + 4096,
+    );
+  }
+  return {
+    base: { table, columns: plan.columns, format: plan.format },
+    settings,
+    token: capabilities.dedupToken
+      ? (chunk, from, to) => `${tokenBase}:${chunk.index}:${from}-${to}`
+      : () => undefined,
+    insert: (insert) => warehouse.insertRaw(insert),
+  };
+}
+
+/** Names one object version: the prefix of every deduplication token of its inserts. */
+export function versionToken(version: VersionKey): string {
+  return createHash('sha256')
+    .update(`${version.bucket}\n${version.key}\n${version.version}`)
+    .digest('hex')
+    .slice(0, 32);
+}

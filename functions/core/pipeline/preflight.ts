@@ -1,0 +1,81 @@
+import { clickHouseErrorCode } from '../clickhouse/error-code.ts';
+import { type TableRef, tableLabel } from '../clickhouse/sql.ts';
+import type { Route } from '../config/schema.ts';
+import { ChuteError } from '../errors.ts';
+import type { Delivery } from '../ports/ledger.ts';
+import type { ServerCapabilities, TableColumn, Warehouse } from '../ports/warehouse.ts';
+import type { Chunk } from './chunk.ts';
+import type { IngestOptions } from './ingest-object.ts';
+
+/** The table's columns, or an error that says the table is missing. */
+export async function describe(
+  warehouse: Warehouse,
+  table: TableRef,
+  where: string,
+): Promise<readonly TableColumn[]> {
+  try {
+    return await warehouse.describeTable(table);
+  } catch (error) {
+    const code = clickHouseErrorCode(error);
+    if (error instanceof Error && (code === '60' || code === '81')) {
+      throw new ChuteError(
+        'SCHEMA_MISMATCH',
+        `${where}: table ${tableLabel(table)} does not exist (${error.message.split('\n')[0]}); create it or fix the route's table`,
+        { cause: error },
+      );
+    }
+    throw new ChuteError('CLICKHOUSE_FAILED', `${where}: cannot describe table ${tableLabel(table)}`, {
+      cause: error,
+    });
+  }
+}
+
+/** Lambda's clock: a chunk is not started without time to finish it. */
+export function checkHeadroom(options: IngestOptions, where: string, chunk: Chunk): void {
+  const remaining = options.remainingTimeMs?.();
+  const headroom = options.headroomMs ?? 30_000;
+  if (remaining !== undefined && remaining < headroom) {
+    throw new ChuteError(
+      'TIMEOUT_HEADROOM',
+      `${where}: stopped before chunk ${chunk.index} with ${remaining} ms left (headroom ${headroom} ms); the retry resumes and committed chunks deduplicate`,
+    );
+  }
+}
+
+export interface DeliveryDecision {
+  readonly delivery: Delivery;
+  /** Why delivery is only at-least-once, for every summary line. */
+  readonly note: string | undefined;
+}
+
+/**
+ * What this load can promise. Exactly-once needs deduplication tokens (ClickHouse 22.2+) and a table that
+ * honours them; without tokens the ledger's chunk records still resume a retry, but a crash between a commit and
+ * its record may repeat that chunk. A route that asks for exactly-once on a table that cannot is refused.
+ */
+export async function decideDelivery(
+  warehouse: Warehouse,
+  table: TableRef,
+  route: Route,
+  capabilities: ServerCapabilities,
+  where: string,
+): Promise<DeliveryDecision> {
+  if (!capabilities.dedupToken) {
+    return {
+      delivery: 'at-least-once',
+      note: `ClickHouse ${capabilities.version} has no insert_deduplication_token: a chunk committed just before a crash may load twice on retry`,
+    };
+  }
+  const deduplication = await warehouse.deduplication(table);
+  if (deduplication.enabled) return { delivery: 'exactly-once', note: undefined };
+  if (route.delivery === 'at-least-once') {
+    return {
+      delivery: 'at-least-once',
+      note: `table ${tableLabel(table)} (${deduplication.engine}) does not deduplicate; the route chose at-least-once`,
+    };
+  }
+  throw new ChuteError(
+    'DEDUP_NOT_ENABLED',
+    `${where}: table ${tableLabel(table)} (${deduplication.engine}) does not deduplicate inserts, so a retry could load rows twice. Run: ALTER TABLE ${tableLabel(table)} MODIFY SETTING non_replicated_deduplication_window = 1000 (or use a Replicated engine), or set the route's delivery to "at-least-once"`,
+  );
+}

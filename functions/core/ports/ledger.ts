@@ -1,0 +1,52 @@
+import type { RejectedRow } from './object-store.ts';
+
+export type LoadStatus = 'loaded' | 'failed' | 'skipped' | 'rejected-file';
+export type Delivery = 'exactly-once' | 'at-least-once';
+
+/** One object version: the key of the load history. */
+export interface VersionKey {
+  readonly bucket: string;
+  readonly key: string;
+  /** Version id, else the ETag, else 'unversioned'. */
+  readonly version: string;
+}
+
+/** One row of the load history: one attempt at one object version. */
+export interface LedgerEntry extends VersionKey {
+  readonly size: number;
+  readonly route: string;
+  readonly table: string;
+  readonly status: LoadStatus;
+  readonly rowsInserted: number;
+  readonly rowsRejected: number;
+  readonly rejectsLocation: string;
+  readonly attempt: number;
+  readonly started: Date;
+  readonly finished: Date;
+  readonly error: string;
+  readonly delivery: Delivery;
+}
+
+/** A chunk whose rows are committed, with the rows it rejected, so that a retry can skip it. */
+export interface CommittedChunk {
+  readonly chunk: number;
+  readonly rowsInserted: number;
+  readonly rejected: readonly RejectedRow[];
+}
+
+export interface PriorAttempts {
+  readonly attempts: number;
+  readonly loaded: boolean;
+}
+
+/**
+ * The load history, kept in ClickHouse beside the data: what makes a duplicate event cost one query, and what
+ * lets a retry resume after the chunks an earlier attempt committed.
+ */
+export interface Ledger {
+  prior(version: VersionKey): Promise<PriorAttempts>;
+  /** Chunks committed by earlier attempts; only asked when there were earlier attempts. */
+  committedChunks(version: VersionKey): Promise<ReadonlyMap<number, CommittedChunk>>;
+  recordChunk(version: VersionKey, chunk: CommittedChunk): Promise<void>;
+  record(entry: LedgerEntry): Promise<void>;
+}
