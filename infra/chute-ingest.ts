@@ -75,6 +75,12 @@ export interface ChuteIngestProps {
    */
   readonly chunking?: z.input<typeof ChunkingSchema>;
   /**
+   * The load-history table in ClickHouse (`table` or `database.table`), created by the function on first use.
+   * The function's ClickHouse user needs CREATE TABLE, INSERT and SELECT on it.
+   * @default 'chute_load_history'
+   */
+  readonly ledgerTable?: string;
+  /**
    * An existing bucket to watch instead of creating one (for example `Bucket.fromBucketName(...)`; use
    * `Bucket.fromBucketAttributes` with `encryptionKey` if it is SSE-KMS). Its encryption, versioning, access
    * logs and lifecycle stay its owner's business; chute only adds notifications and the function's grants.
@@ -230,6 +236,7 @@ export class ChuteIngest extends Construct {
       routes: props.routes,
       rejectsPrefix: props.rejectsPrefix,
       chunking: props.chunking,
+      ledgerTable: props.ledgerTable,
       clickHouseDatabase: props.clickHouseDatabase,
     };
     this.config = validateIngestConfig(configInput);
@@ -385,6 +392,19 @@ export class ChuteIngest extends Construct {
         effect: Effect.ALLOW,
         actions: ['s3:GetObject', 's3:GetObjectVersion'],
         resources: this.readResources,
+      }),
+    );
+    // Listing the routed prefixes only, so that an object deleted before its event reads as "not found"
+    // (and is skipped) rather than as "access denied" (which S3 says when the caller cannot list).
+    fn.addToRolePolicy(
+      new PolicyStatement({
+        sid: 'ListRoutedPrefixes',
+        effect: Effect.ALLOW,
+        actions: ['s3:ListBucket'],
+        resources: [this.bucket.bucketArn],
+        conditions: {
+          StringLike: { 's3:prefix': [...new Set(this.config.routes.map((r) => `${r.prefix}*`))] },
+        },
       }),
     );
     fn.addToRolePolicy(

@@ -21,6 +21,8 @@ export interface IngestConfigInput {
   readonly routes: readonly RouteInput[];
   readonly rejectsPrefix?: string | undefined;
   readonly chunking?: z.input<typeof ChunkingSchema> | undefined;
+  /** The load-history table. */
+  readonly ledgerTable?: string | undefined;
 }
 
 /** Where messages say the problem comes from. */
@@ -140,6 +142,7 @@ export function validateIngestConfig(input: IngestConfigInput): ChuteConfig {
       routes: input.routes,
       ...(input.rejectsPrefix === undefined ? {} : { rejects: { prefix: input.rejectsPrefix } }),
       ...(input.chunking === undefined ? {} : { chunking: input.chunking }),
+      ...(input.ledgerTable === undefined ? {} : { ledger: { table: input.ledgerTable } }),
     },
     PROPS_SOURCE,
   );
@@ -155,7 +158,12 @@ export function validateIngestConfig(input: IngestConfigInput): ChuteConfig {
  * its bundle, and the short form leaves room under Lambda's 4 KB environment limit for more routes.
  */
 export function functionConfigJson(input: IngestConfigInput, config: ChuteConfig): string {
-  return JSON.stringify({ routes: input.routes, rejects: config.rejects, chunking: config.chunking });
+  return JSON.stringify({
+    routes: input.routes,
+    rejects: config.rejects,
+    chunking: config.chunking,
+    ledger: config.ledger,
+  });
 }
 
 /** Lambda refuses a function whose environment variables total more than 4 KB. */

@@ -301,7 +301,8 @@ describe('function', () => {
       NODE_OPTIONS: '--enable-source-maps',
     });
     const config = JSON.parse(String(variables.CHUTE_CONFIG)) as Record<string, unknown>;
-    expect(Object.keys(config).sort()).toEqual(['chunking', 'rejects', 'routes']);
+    expect(Object.keys(config).sort()).toEqual(['chunking', 'ledger', 'rejects', 'routes']);
+    expect(config.ledger).toEqual({ table: 'chute_load_history' });
     expect(config.routes).toEqual([
       { name: 'orders', prefix: 'incoming/orders/', suffix: '.csv.gz', table: 'orders', format: 'csv' },
       { name: 'events', prefix: 'incoming/events/', table: 'analytics.events', format: 'ndjson' },
@@ -355,6 +356,14 @@ describe('least privilege', () => {
     });
   });
 
+  it('lists only the routed prefixes, so that a deleted object reads as not found', () => {
+    const list = statements.find((s) => s.Sid === 'ListRoutedPrefixes');
+    expect(list?.Action).toBe('s3:ListBucket');
+    expect(list?.Condition).toEqual({
+      StringLike: { 's3:prefix': ['incoming/orders/*', 'incoming/events/*'] },
+    });
+  });
+
   it('writes only the rejects prefix', () => {
     expect(statements.find((s) => s.Sid === 'WriteRejects')).toEqual({
       Sid: 'WriteRejects',
@@ -386,6 +395,7 @@ describe('least privilege', () => {
         's3:AbortMultipartUpload',
         's3:GetObject',
         's3:GetObjectVersion',
+        's3:ListBucket',
         's3:PutObject',
         'secretsmanager:DescribeSecret',
         'secretsmanager:GetSecretValue',

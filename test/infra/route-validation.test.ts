@@ -194,7 +194,7 @@ describe('functionConfigJson (CHUTE_CONFIG)', () => {
       string,
       unknown
     >;
-    expect(Object.keys(json).sort()).toEqual(['chunking', 'rejects', 'routes']);
+    expect(Object.keys(json).sort()).toEqual(['chunking', 'ledger', 'rejects', 'routes']);
     expect(json.routes).toEqual([{ prefix: 'a/', table: 't', format: 'csv' }]);
     expect(json.rejects).toEqual({ prefix: 'chute-rejects/' });
   });
