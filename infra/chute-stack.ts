@@ -63,7 +63,7 @@ export class ChuteStack extends Stack {
     if (usesPlaceholders(config)) {
       Annotations.of(this).addWarningV2(
         '@chute/placeholder-config',
-        'The ClickHouse URL or secret ARN is still the example placeholder: this synthesizes, but the deployed function could not connect. Set chute:clickHouseUrl and chute:clickHouseSecretArn (docs/infra.md, "Deploy from zero").',
+        'The ClickHouse URL or secret ARN is still the example placeholder: this synthesizes, but the deployed function could not connect. Set chute:clickHouseUrl and chute:clickHouseSecretArn (README.md, "Deploy from zero").',
       );
     }
 

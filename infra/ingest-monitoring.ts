@@ -17,7 +17,7 @@ import { Construct } from 'constructs';
 import { ChuteError } from '../functions/core/errors.ts';
 import { METRICS_NAMESPACE, METRICS_SERVICE, MetricName } from '../functions/core/metric-names.ts';
 
-/** Thresholds of chute's alarms. Each has a runbook entry in docs/infra.md ("Alarm runbook"). */
+/** Thresholds of chute's alarms. Each has a runbook entry in README.md ("Alarm runbook"). */
 export interface ChuteAlarmOptions {
   /**
    * Ingest lag alarm: the longest time from an object's S3 event to the end of its load, in a 5-minute
@@ -59,7 +59,7 @@ export interface ChuteAlarmOptions {
   readonly noFilesLoadedFor?: Duration;
   /**
    * Link to the alarm runbook, added to every alarm's description.
-   * @default - the descriptions point to docs/infra.md "Alarm runbook"
+   * @default - the descriptions point to README.md "Alarm runbook"
    */
   readonly runbookUrl?: string;
 }
@@ -154,7 +154,7 @@ export class IngestMonitoring extends Construct {
       noFilesLoadedFor: props.noFilesLoadedFor,
     };
     validateAlarmOptions(options);
-    const runbook = props.runbookUrl ?? 'docs/infra.md, "Alarm runbook"';
+    const runbook = props.runbookUrl ?? 'README.md, "Alarm runbook"';
     const describe = (what: string, todo: string) => `${what} Do: ${todo} Runbook: ${runbook}`;
     const fn = props.ingestFunction;
 

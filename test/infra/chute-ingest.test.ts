@@ -556,7 +556,7 @@ describe('alarms', () => {
       expect(alarm.Properties.OKActions).toEqual([{ Ref: topicId }]);
       expect(alarm.Properties.ActionsEnabled).toBe(true);
       expect(String(alarm.Properties.AlarmDescription)).toContain('Do: ');
-      expect(String(alarm.Properties.AlarmDescription)).toContain('Runbook: docs/infra.md, "Alarm runbook"');
+      expect(String(alarm.Properties.AlarmDescription)).toContain('Runbook: README.md, "Alarm runbook"');
       expect(String(alarm.Properties.AlarmName)).toMatch(/^Test-Chute-/);
     }
   });
