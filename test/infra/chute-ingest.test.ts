@@ -17,7 +17,13 @@ const topicId = logicalId(stack, ingest.alarmTopic as Topic);
 const bucketArn = { 'Fn::GetAtt': [bucketId, 'Arn'] };
 const objectArn = (suffix: string) => ({ 'Fn::Join': ['', [bucketArn, suffix]] });
 
-type Statement = { Action: string | string[]; Resource: unknown; Effect: string; Sid?: string };
+type Statement = {
+  Action: string | string[];
+  Resource: unknown;
+  Effect: string;
+  Sid?: string;
+  Condition?: unknown;
+};
 
 function functionPolicyStatements(t: Template, s: Stack, i: typeof ingest): Statement[] {
   const roleId = s.getLogicalId(

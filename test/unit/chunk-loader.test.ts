@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { ChuteError } from '../../functions/core/errors.ts';
-import type { ScannedRecord } from '../../functions/core/format/record-scanner.ts';
+import { BufferPool, chunkBufferSize } from '../../functions/core/pipeline/buffer-pool.ts';
 import type { Chunk } from '../../functions/core/pipeline/chunk.ts';
+import { ChunkAssembler } from '../../functions/core/pipeline/chunk-assembler.ts';
+import { indexChunk } from '../../functions/core/pipeline/chunk-index.ts';
 import { type ChunkInsertTarget, loadChunk } from '../../functions/core/pipeline/chunk-loader.ts';
-import { Chunker } from '../../functions/core/pipeline/chunker.ts';
 import type { RejectedRow } from '../../functions/core/ports/object-store.ts';
 import { DataRejectedError, type RawInsert } from '../../functions/core/ports/warehouse.ts';
 
@@ -98,25 +99,31 @@ interface Built {
  * differ the way they do in real files.
  */
 function build(texts: readonly string[], options: { prefix?: string; blankEvery?: number } = {}): Built {
-  const chunker = new Chunker({
-    chunking: { maxBytes: 1 << 20, maxRows: 100_000, maxRecordBytes: 1024 },
-    prefix: options.prefix === undefined ? undefined : Buffer.from(options.prefix),
+  const chunking = { maxBytes: 1 << 20, maxRows: 100_000, maxRecordBytes: 1024 };
+  const assembler = new ChunkAssembler({
+    format: 'csv',
+    delimiter: ',',
+    chunking,
+    header: true,
+    pool: new BufferPool(chunkBufferSize(chunking)),
+    onHeader: (record) => (options.prefix === undefined ? undefined : record),
   });
   const rows: { text: string; line: number; row: number }[] = [];
-  let line = 1; // the header
+  const lines = [options.prefix ?? HEADER];
   texts.forEach((text, i) => {
-    line++;
-    const record: ScannedRecord = { bytes: Buffer.from(text), line, fields: 2 };
-    expect(chunker.add(record, 0)).toBeUndefined();
-    rows.push({ text, line, row: i + 1 });
-    if (options.blankEvery !== undefined && (i + 1) % options.blankEvery === 0) {
-      line++;
-      chunker.add({ bytes: Buffer.alloc(0), line, fields: 1 }, 0);
-    }
+    lines.push(text);
+    rows.push({ text, line: lines.length, row: i + 1 });
+    if (options.blankEvery !== undefined && (i + 1) % options.blankEvery === 0) lines.push('');
   });
-  const chunk = chunker.finish(0);
-  if (chunk === undefined) throw new Error('expected a chunk');
+  const chunks = [...assembler.push(Buffer.from(`${lines.join('\n')}\n`)), ...assembler.end()];
+  const chunk = chunks[0];
+  if (chunk === undefined || chunks.length !== 1) throw new Error('expected one chunk');
   return { chunk, rows };
+}
+
+/** The index the pipeline builds when a chunk needs row-level work. */
+function indexCsv(chunk: Chunk) {
+  return indexChunk(chunk, 'csv', ',');
 }
 
 function texts(count: number, badAt: readonly number[]): string[] {
@@ -152,7 +159,7 @@ describe('loadChunk, clean data', () => {
   it('inserts the whole chunk in one insert', async () => {
     const built = build(texts(50, []));
     const target = new FakeTarget();
-    const outcome = await loadChunk(built.chunk, target, 'reject', WHERE);
+    const outcome = await loadChunk(built.chunk, target, 'reject', WHERE, indexCsv);
     expect(outcome).toEqual({ inserted: 50, rejected: [], inserts: 1 });
     expect(target.inserted).toEqual(goodRows(built));
     expect(target.calls).toHaveLength(1);
@@ -160,16 +167,19 @@ describe('loadChunk, clean data', () => {
   });
 
   it('sends nothing for a chunk without rows, and leaves the chunker’s own rejects out', async () => {
-    const chunker = new Chunker({
-      chunking: { maxBytes: 1024, maxRows: 10, maxRecordBytes: 64 },
-      expectedFields: 2,
+    const chunking = { maxBytes: 1024, maxRows: 10, maxRecordBytes: 64 };
+    const assembler = new ChunkAssembler({
+      format: 'csv',
+      delimiter: ',',
+      chunking,
+      header: false,
+      pool: new BufferPool(chunkBufferSize(chunking)),
     });
-    chunker.add({ bytes: Buffer.from('only-one-field'), line: 2, fields: 1 }, 0);
-    const chunk = chunker.finish(0);
+    const [chunk] = [...assembler.push(Buffer.from(`${'x'.repeat(100)}\n`)), ...assembler.end()];
     if (chunk === undefined) throw new Error('expected a chunk');
     expect(chunk.rejected).toHaveLength(1);
     const target = new FakeTarget();
-    expect(await loadChunk(chunk, target, 'reject', WHERE)).toEqual({
+    expect(await loadChunk(chunk, target, 'reject', WHERE, indexCsv)).toEqual({
       inserted: 0,
       rejected: [],
       inserts: 0,
@@ -192,7 +202,7 @@ describe.each<HintMode>(['exact', 'none', 'wrong', 'beyond', 'zero'])(
     ])('%s', async (_, count, bad) => {
       const built = build(texts(count, bad), { blankEvery: 4 });
       const target = new FakeTarget(hint);
-      const outcome = await loadChunk(built.chunk, target, 'reject', WHERE);
+      const outcome = await loadChunk(built.chunk, target, 'reject', WHERE, indexCsv);
 
       // Every good row exactly once, in file order; every bad row rejected, in file order.
       expect(target.inserted).toEqual(goodRows(built));
@@ -209,7 +219,7 @@ describe.each<HintMode>(['exact', 'none', 'wrong', 'beyond', 'zero'])(
 describe('loadChunk, details', () => {
   it('carries the line, the row, the raw text and ClickHouse’s reason for a rejected row', async () => {
     const built = build(texts(10, [4]), { blankEvery: 2 });
-    const outcome = await loadChunk(built.chunk, new FakeTarget('exact'), 'reject', WHERE);
+    const outcome = await loadChunk(built.chunk, new FakeTarget('exact'), 'reject', WHERE, indexCsv);
     // Rows 1..4 sit on lines 2, 3, 5, 6 (blank lines 4 and 7).
     expect(outcome.rejected).toEqual([
       {
@@ -224,7 +234,7 @@ describe('loadChunk, details', () => {
   it('splits at the hinted row: one failed insert, then the part before, the row, and the rest', async () => {
     const built = build(texts(10, [4]));
     const target = new FakeTarget('exact');
-    const outcome = await loadChunk(built.chunk, target, 'reject', WHERE);
+    const outcome = await loadChunk(built.chunk, target, 'reject', WHERE, indexCsv);
     expect(target.calls.map((c) => [c.token, c.ok])).toEqual([
       ['version:0:0-10', false],
       ['version:0:0-3', true],
@@ -237,7 +247,7 @@ describe('loadChunk, details', () => {
   it('halves the range when there is no hint', async () => {
     const built = build(texts(8, [6]));
     const target = new FakeTarget('none');
-    await loadChunk(built.chunk, target, 'reject', WHERE);
+    await loadChunk(built.chunk, target, 'reject', WHERE, indexCsv);
     expect(target.calls.map((c) => [c.token, c.ok])).toEqual([
       ['version:0:0-8', false],
       ['version:0:0-4', true],
@@ -252,7 +262,7 @@ describe('loadChunk, details', () => {
   it('keeps the header prefix in front of every insert of a *WithNames chunk', async () => {
     const built = build(texts(12, [3, 8]), { prefix: HEADER });
     const target = new FakeTarget('exact', HEADER);
-    const outcome = await loadChunk(built.chunk, target, 'reject', WHERE);
+    const outcome = await loadChunk(built.chunk, target, 'reject', WHERE, indexCsv);
     expect(target.inserted).toEqual(goodRows(built));
     expect(outcome.rejected.map((r) => r.row)).toEqual([3, 8]);
     expect(target.calls.every((c) => !c.rows.includes(HEADER))).toBe(true);
@@ -268,7 +278,7 @@ describe('loadChunk, details', () => {
       const prefix = round % 3 === 0 ? HEADER : undefined;
       const built = build(texts(count, bad), { prefix, blankEvery: 1 + (round % 5) });
       const target = new FakeTarget(mode, prefix);
-      const outcome = await loadChunk(built.chunk, target, 'reject', WHERE);
+      const outcome = await loadChunk(built.chunk, target, 'reject', WHERE, indexCsv);
       expect(target.inserted).toEqual(goodRows(built));
       expect(outcome.rejected).toEqual(expectedRejects(built));
       expect(outcome.inserted).toBe(count - bad.length);
@@ -280,7 +290,7 @@ describe('loadChunk, policy fail', () => {
   it('throws REJECT_LIMIT_EXCEEDED naming the bad row’s line, and inserts nothing', async () => {
     const built = build(texts(10, [6]), { blankEvery: 3 });
     const target = new FakeTarget('exact');
-    const error = await loadChunk(built.chunk, target, 'fail', WHERE).then(
+    const error = await loadChunk(built.chunk, target, 'fail', WHERE, indexCsv).then(
       () => undefined,
       (e: unknown) => e,
     );
@@ -298,7 +308,7 @@ describe('loadChunk, policy fail', () => {
   it('throws REJECT_LIMIT_EXCEEDED without a hint as well', async () => {
     const built = build(texts(10, [6]));
     const target = new FakeTarget('none');
-    await expect(loadChunk(built.chunk, target, 'fail', WHERE)).rejects.toMatchObject({
+    await expect(loadChunk(built.chunk, target, 'fail', WHERE, indexCsv)).rejects.toMatchObject({
       code: 'REJECT_LIMIT_EXCEEDED',
       message: expect.stringContaining("Cannot parse input: expected ',' before: 'BAD'"),
     });
@@ -307,7 +317,7 @@ describe('loadChunk, policy fail', () => {
 
   it('succeeds on clean data', async () => {
     const built = build(texts(5, []));
-    expect(await loadChunk(built.chunk, new FakeTarget(), 'fail', WHERE)).toEqual({
+    expect(await loadChunk(built.chunk, new FakeTarget(), 'fail', WHERE, indexCsv)).toEqual({
       inserted: 5,
       rejected: [],
       inserts: 1,
@@ -329,7 +339,7 @@ describe('loadChunk, other failures', () => {
         throw failure;
       },
     };
-    await expect(loadChunk(built.chunk, target, 'reject', WHERE)).rejects.toBe(failure);
+    await expect(loadChunk(built.chunk, target, 'reject', WHERE, indexCsv)).rejects.toBe(failure);
     expect(calls).toBe(1);
   });
 
@@ -347,7 +357,7 @@ describe('loadChunk, other failures', () => {
         throw failure;
       },
     };
-    await expect(loadChunk(built.chunk, target, 'reject', WHERE)).rejects.toBe(failure);
+    await expect(loadChunk(built.chunk, target, 'reject', WHERE, indexCsv)).rejects.toBe(failure);
   });
 });
 
@@ -355,7 +365,7 @@ describe('loadChunk, deduplication tokens and settings', () => {
   it('passes, for every insert, the target’s token for exactly the rows sent', async () => {
     const built = build(texts(25, [3, 11, 12, 24]));
     const target = new FakeTarget('wrong');
-    await loadChunk(built.chunk, target, 'reject', WHERE);
+    await loadChunk(built.chunk, target, 'reject', WHERE, indexCsv);
     const all = built.rows.map((r) => r.text);
     for (const call of target.calls) {
       const match = /^version:0:(\d+)-(\d+)$/.exec(String(call.token));
@@ -370,7 +380,7 @@ describe('loadChunk, deduplication tokens and settings', () => {
     const run = async () => {
       const built = build(texts(40, [5, 6, 19, 33]), { blankEvery: 7 });
       const target = new FakeTarget('none');
-      await loadChunk(built.chunk, target, 'reject', WHERE);
+      await loadChunk(built.chunk, target, 'reject', WHERE, indexCsv);
       return target.calls.map((c) => ({ token: c.token, rows: c.rows }));
     };
     const first = await run();
@@ -382,12 +392,12 @@ describe('loadChunk, deduplication tokens and settings', () => {
   it('adds the token to the target’s settings without losing them, and leaves it out when there is none', async () => {
     const built = build(texts(4, [2]));
     const withTokens = new FakeTarget('exact');
-    await loadChunk(built.chunk, withTokens, 'reject', WHERE);
+    await loadChunk(built.chunk, withTokens, 'reject', WHERE, indexCsv);
     for (const call of withTokens.calls) {
       expect(call.settings).toEqual({ ...withTokens.settings, insert_deduplication_token: call.token });
     }
     const withoutTokens = new FakeTarget('exact', undefined, false);
-    await loadChunk(built.chunk, withoutTokens, 'reject', WHERE);
+    await loadChunk(built.chunk, withoutTokens, 'reject', WHERE, indexCsv);
     expect(withoutTokens.calls.length).toBeGreaterThan(1);
     for (const call of withoutTokens.calls) {
       expect(call.settings).toEqual(withoutTokens.settings);

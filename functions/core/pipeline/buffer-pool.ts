@@ -30,3 +30,11 @@ export class BufferPool {
     if (whole !== undefined && this.#free.length < this.#keep) this.#free.push(whole);
   }
 }
+
+/**
+ * Room for a full chunk, one record that overflows it, and a header line repeated in front (a header is held
+ * to maxRecordBytes too).
+ */
+export function chunkBufferSize(chunking: { maxBytes: number; maxRecordBytes: number }): number {
+  return chunking.maxBytes + 2 * (chunking.maxRecordBytes + 1);
+}

@@ -1,7 +1,8 @@
 import { ChuteError } from '../errors.ts';
 import type { RejectedRow } from '../ports/object-store.ts';
 import { DataRejectedError, type RawInsert } from '../ports/warehouse.ts';
-import { type Chunk, chunkRows, chunkSlice, rowText } from './chunk.ts';
+import type { Chunk } from './chunk.ts';
+import { type ChunkIndex, chunkSlice, rowText } from './chunk-index.ts';
 
 export interface ChunkInsertTarget {
   /** Everything of the insert but the body and the per-insert token. */
@@ -10,6 +11,8 @@ export interface ChunkInsertTarget {
   /** Deduplication token for rows [from, to) of a chunk, or undefined when the server has no tokens. */
   token(chunk: Chunk, from: number, to: number): string | undefined;
   insert(insert: RawInsert): Promise<void>;
+  /** What is wrong with a row's shape, if anything (a wrong field count), to put before ClickHouse's reason. */
+  explain?: ((raw: string) => string | undefined) | undefined;
 }
 
 export interface ChunkOutcome {
@@ -32,8 +35,15 @@ export async function loadChunk(
   target: ChunkInsertTarget,
   policy: 'reject' | 'fail',
   where: string,
+  indexOf: (chunk: Chunk) => ChunkIndex,
 ): Promise<ChunkOutcome> {
-  const rows = chunkRows(chunk);
+  const rows = chunk.rows;
+  // Where each row starts is only worked out once a row needs to be told apart from the others.
+  let index: ChunkIndex | undefined;
+  const indexed = (): ChunkIndex => {
+    index ??= indexOf(chunk);
+    return index;
+  };
   const rejected: RejectedRow[] = [];
   let inserted = 0;
   let inserts = 0;
@@ -48,7 +58,7 @@ export async function loadChunk(
       const token = target.token(chunk, from, to);
       await target.insert({
         ...target.base,
-        body: chunkSlice(chunk, from, to),
+        body: chunkSlice(chunk, from === 0 && to === rows ? undefined : indexed(), from, to),
         settings:
           token === undefined ? target.settings : { ...target.settings, insert_deduplication_token: token },
       });
@@ -61,16 +71,18 @@ export async function loadChunk(
         const at = hinted ?? from;
         throw new ChuteError(
           'REJECT_LIMIT_EXCEEDED',
-          `${where}, line ${chunk.lines[at]}${hinted === undefined ? ` or after it` : ''}: ${error.message} (badRows.policy is "fail")`,
+          `${where}, line ${indexed().lines[at]}${hinted === undefined ? ` or after it` : ''}: ${error.message} (badRows.policy is "fail")`,
           { cause: error },
         );
       }
       if (to - from === 1) {
+        const raw = rowText(chunk, indexed(), from);
+        const shape = target.explain?.(raw);
         rejected.push({
-          line: chunk.lines[from] ?? 0,
-          row: chunk.rowNumbers[from] ?? 0,
-          reason: `ClickHouse code ${error.code}: ${error.message}`,
-          raw: rowText(chunk, from),
+          line: indexed().lines[from] ?? 0,
+          row: indexed().rowNumbers[from] ?? 0,
+          reason: `${shape === undefined ? '' : `${shape}; `}ClickHouse code ${error.code}: ${error.message}`,
+          raw,
         });
         continue;
       }

@@ -1,8 +1,20 @@
 import type { RejectedRow } from '../ports/object-store.ts';
 
+/** Something taken out of the byte stream before a chunk was cut: a blank line or a rejected record. */
+export interface Skip {
+  /** Where in `body` it would have been. */
+  readonly offset: number;
+  /** Physical lines it spanned. */
+  readonly lines: number;
+  /** Whether it was a data row (a rejected record is; a blank line is not). */
+  readonly row: boolean;
+}
+
 /**
- * The unit of insertion: whole records, cut at the same record boundaries every time the same object
- * version is read, so a retry sends the same inserts (and the same deduplication tokens) again.
+ * The unit of insertion: whole records, cut at the same boundaries every time the same object version is
+ * read, so that a retry sends the same inserts, with the same deduplication tokens, again. The hot path keeps
+ * only counts; where each row starts and which line it is on are worked out (`indexChunk`) when a chunk
+ * needs row-level work: isolating a bad row, naming its line.
  */
 export interface Chunk {
   /** 0-based position in the object. */
@@ -11,34 +23,14 @@ export interface Chunk {
   readonly body: Buffer;
   /** Bytes at the start of `body` that precede the first record. */
   readonly prefixBytes: number;
-  /** `offsets[i]` is where row i starts in `body`; `offsets[rows]` is the end. */
-  readonly offsets: Uint32Array;
-  /** Physical line each row starts on. */
-  readonly lines: Uint32Array;
-  /** 1-based data row number of each row. */
-  readonly rowNumbers: Uint32Array;
-  /** Rows refused before ClickHouse saw them (wrong field count, oversized), in file order. */
+  readonly rows: number;
+  /** 1-based data row number of the first row in `body` (rows skipped before it included). */
+  readonly firstRow: number;
+  /** 1-based physical line of the first record, skipped lines included. */
+  readonly firstLine: number;
+  readonly skips: readonly Skip[];
+  /** Rows refused before ClickHouse saw them (oversized records, runaway quotes), in file order. */
   readonly rejected: readonly RejectedRow[];
-  /** Decompressed bytes of the object consumed up to the end of this chunk. */
+  /** Decompressed bytes of the object consumed when this chunk was cut. */
   readonly bytesThrough: number;
-}
-
-export function chunkRows(chunk: Chunk): number {
-  return chunk.offsets.length - 1;
-}
-
-/** The bytes of rows [from, to) of a chunk, with its prefix in front when it has one. */
-export function chunkSlice(chunk: Chunk, from: number, to: number): Buffer {
-  const start = chunk.offsets[from] ?? 0;
-  const end = chunk.offsets[to] ?? chunk.body.length;
-  if (chunk.prefixBytes === 0) return chunk.body.subarray(start, end);
-  if (start === chunk.prefixBytes && end === chunk.body.length) return chunk.body;
-  return Buffer.concat([chunk.body.subarray(0, chunk.prefixBytes), chunk.body.subarray(start, end)]);
-}
-
-/** The raw text of row i, without its line feed: what a rejects line records. */
-export function rowText(chunk: Chunk, i: number): string {
-  const start = chunk.offsets[i] ?? 0;
-  const end = (chunk.offsets[i + 1] ?? chunk.body.length) - 1;
-  return chunk.body.toString('utf8', start, Math.max(start, end));
 }

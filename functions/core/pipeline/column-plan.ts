@@ -1,7 +1,8 @@
 import type { Route } from '../config/schema.ts';
 import { ChuteError } from '../errors.ts';
 import type { InsertFormat, ServerCapabilities, TableColumn } from '../ports/warehouse.ts';
-import { type Chunk, chunkRows } from './chunk.ts';
+import type { Chunk } from './chunk.ts';
+import { indexChunk } from './chunk-index.ts';
 
 /** How a file's columns reach the table: which format, which column list, which settings. */
 export interface ColumnPlan {
@@ -93,17 +94,18 @@ export function planColumns(
   };
 }
 
-export /** NDJSON has no header: the first row that parses as an object names the columns to check. */
-function planNdjson(
+/** NDJSON has no header: the first row that parses as an object names the columns to check. */
+export function planNdjson(
   route: Route,
   chunk: Chunk,
   columns: readonly TableColumn[],
   capabilities: ServerCapabilities,
   where: string,
 ): ColumnPlan {
-  for (let i = 0; i < Math.min(chunkRows(chunk), 100); i++) {
-    const start = chunk.offsets[i] ?? 0;
-    const end = chunk.offsets[i + 1] ?? start;
+  const index = indexChunk(chunk, 'ndjson', ',');
+  for (let i = 0; i < Math.min(chunk.rows, 100); i++) {
+    const start = index.offsets[i] ?? 0;
+    const end = index.offsets[i + 1] ?? start;
     try {
       const value: unknown = JSON.parse(chunk.body.toString('utf8', start, end));
       if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
@@ -112,7 +114,7 @@ function planNdjson(
           Object.keys(value),
           columns,
           capabilities,
-          `${where}, line ${chunk.lines[i]}`,
+          `${where}, line ${index.lines[i]}`,
         );
       }
     } catch {

@@ -13,10 +13,10 @@ import {
   type RejectsWriter,
 } from '../ports/object-store.ts';
 import type { Warehouse } from '../ports/warehouse.ts';
-import { BufferPool } from './buffer-pool.ts';
-import { type Chunk, chunkRows } from './chunk.ts';
+import { BufferPool, chunkBufferSize } from './buffer-pool.ts';
+import type { Chunk } from './chunk.ts';
+import { indexChunk } from './chunk-index.ts';
 import { type ChunkInsertTarget, loadChunk } from './chunk-loader.ts';
-import { chunkBufferSize } from './chunker.ts';
 import { type ColumnPlan, planColumns, planNdjson } from './column-plan.ts';
 import { decompress } from './decompress.ts';
 import { insertTarget } from './insert-target.ts';
@@ -133,7 +133,7 @@ export async function ingestObject(
         : new Map<number, CommittedChunk>();
 
     const counts = { rows: 0, blankLines: 0, bytes: 0 };
-    const pool = new BufferPool(chunkBufferSize(deps.chunking, 0));
+    const pool = new BufferPool(chunkBufferSize(deps.chunking));
     let plan: ColumnPlan | undefined =
       route.format !== 'ndjson' && !route.header && route.columns !== undefined
         ? planColumns(route, route.columns, columns, capabilities, where)
@@ -205,7 +205,7 @@ export async function ingestObject(
           }
           let inserted = 0;
           let rejected: readonly RejectedRow[] = chunk.rejected;
-          if (chunkRows(chunk) > 0) {
+          if (chunk.rows > 0) {
             if (target === undefined) {
               plan ??= planNdjson(route, chunk, columns, capabilities, where);
               target = insertTarget(
@@ -218,7 +218,9 @@ export async function ingestObject(
                 loadedVersion,
               );
             }
-            const outcome = await loadChunk(chunk, target, route.badRows.policy, where);
+            const outcome = await loadChunk(chunk, target, route.badRows.policy, where, (c) =>
+              indexChunk(c, route.format, delimiterOf(route)),
+            );
             summary.inserts += outcome.inserts;
             inserted = outcome.inserted;
             rejected = mergeByRow(chunk.rejected, outcome.rejected);
@@ -319,6 +321,10 @@ function ledgerEntry(summary: FileSummary, version: VersionKey, started: Date): 
     error: summary.status === 'loaded' ? '' : (summary.reason ?? ''),
     delivery: summary.delivery ?? 'exactly-once',
   };
+}
+
+function delimiterOf(route: Route): string {
+  return route.format === 'tsv' ? '\t' : (route.delimiter ?? ',');
 }
 
 /** Rows refused before ClickHouse and rows ClickHouse refused, in file order. */

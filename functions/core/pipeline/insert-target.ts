@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { parse } from 'csv-parse/sync';
 import type { TableRef } from '../clickhouse/sql.ts';
 import type { ChunkingConfig, Route } from '../config/schema.ts';
 import type { VersionKey } from '../ports/ledger.ts';
@@ -45,6 +46,7 @@ export function insertTarget(
       ? (chunk, from, to) => `${tokenBase}:${chunk.index}:${from}-${to}`
       : () => undefined,
     insert: (insert) => warehouse.insertRaw(insert),
+    explain: plan.columns === undefined ? undefined : fieldCountCheck(route, plan.columns),
   };
 }
 
@@ -54,4 +56,24 @@ export function versionToken(version: VersionKey): string {
     .update(`${version.bucket}\n${version.key}\n${version.version}`)
     .digest('hex')
     .slice(0, 32);
+}
+
+/** For a rejected CSV/TSV row: `expected 3 fields (id, customer, amount), found 4`, when the count is off. */
+function fieldCountCheck(route: Route, columns: readonly string[]): (raw: string) => string | undefined {
+  const names = columns.length > 8 ? `${columns.slice(0, 8).join(', ')}, …` : columns.join(', ');
+  return (raw) => {
+    let found: number;
+    if (route.format === 'tsv') found = raw.split('\t').length;
+    else {
+      try {
+        const [fields] = parse(raw, { delimiter: route.delimiter ?? ',', relax_quotes: true }) as string[][];
+        found = fields?.length ?? 0;
+      } catch {
+        return undefined;
+      }
+    }
+    return found === columns.length
+      ? undefined
+      : `expected ${columns.length} fields (${names}), found ${found}`;
+  };
 }

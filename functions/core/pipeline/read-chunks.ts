@@ -1,17 +1,16 @@
 import type { ChunkingConfig, Route } from '../config/schema.ts';
 import { ChuteError } from '../errors.ts';
 import { parseHeader } from '../format/header.ts';
-import { RecordScanner } from '../format/record-scanner.ts';
 import type { BufferPool } from './buffer-pool.ts';
 import type { Chunk } from './chunk.ts';
-import { Chunker } from './chunker.ts';
+import { ChunkAssembler, HeaderTooLongError } from './chunk-assembler.ts';
 
 export interface ChunkSource {
   /** Called with the header's names before any chunk is cut; returns whether chunks repeat the header line. */
   onHeader?: ((names: string[]) => { repeatHeader: boolean }) | undefined;
   /** Chunk buffers; the consumer releases each chunk's body once it is inserted. */
   readonly pool: BufferPool;
-  /** Data rows seen (loaded, rejected, or in a chunk not yet loaded) and blank lines skipped. */
+  /** Data rows seen (loaded, rejected, or in a chunk not yet loaded), blank lines skipped, bytes read. */
   readonly counts: { rows: number; blankLines: number; bytes: number };
 }
 
@@ -26,66 +25,39 @@ export async function* readChunks(
   where: string,
   source: ChunkSource,
 ): AsyncGenerator<Chunk> {
-  const delimiter = route.delimiter ?? ',';
-  const ready: Chunk[] = [];
-  const fixedColumns = route.format === 'ndjson' ? undefined : route.columns;
-  let chunker: Chunker | undefined =
-    route.format === 'ndjson' || !route.header
-      ? new Chunker({
-          chunking,
-          expectedFields: fixedColumns?.length,
-          columnNames: fixedColumns,
-          pool: source.pool,
-        })
-      : undefined;
-  const scanner = new RecordScanner(
-    { format: route.format, delimiter, maxRecordBytes: chunking.maxRecordBytes },
-    {
-      record: (record) => {
-        if (chunker === undefined) {
-          // Blank lines before the header are not the header.
-          if (record.bytes.every((byte) => byte === 0x20 || byte === 0x0d)) return;
-          const names = parseHeader(record.bytes, route.format, delimiter, where);
-          const { repeatHeader } = source.onHeader?.(names) ?? { repeatHeader: false };
-          chunker = new Chunker({
-            chunking,
-            expectedFields: names.length,
-            columnNames: names,
-            prefix: repeatHeader ? Buffer.from(record.bytes) : undefined,
-            pool: repeatHeader ? undefined : source.pool,
-          });
-          return;
-        }
-        const chunk = chunker.add(record, source.counts.bytes);
-        if (chunk !== undefined) ready.push(chunk);
-      },
-      oversized: (record) => {
-        if (chunker === undefined) {
-          throw new ChuteError(
-            'HEADER_INVALID',
-            `${where}, line ${record.line}: the header is unreadable: ${record.reason}`,
-          );
-        }
-        chunker.reject(record);
-      },
+  const delimiter = route.format === 'tsv' ? '\t' : (route.delimiter ?? ',');
+  const assembler = new ChunkAssembler({
+    format: route.format,
+    delimiter,
+    chunking,
+    header: route.format !== 'ndjson' && route.header,
+    pool: source.pool,
+    onHeader: (record) => {
+      const names = parseHeader(record, route.format, delimiter, where);
+      const { repeatHeader } = source.onHeader?.(names) ?? { repeatHeader: false };
+      return repeatHeader ? record : undefined;
     },
-  );
+  });
   const sync = () => {
-    source.counts.rows = chunker?.rowsSeen ?? 0;
-    source.counts.blankLines = chunker?.blankLines ?? 0;
+    source.counts.rows = assembler.rowsSeen;
+    source.counts.blankLines = assembler.blankLines;
+    source.counts.bytes = assembler.bytesIn;
   };
-  for await (const piece of bytes) {
-    source.counts.bytes += piece.length;
-    scanner.push(piece);
-    sync();
-    while (ready.length > 0) {
-      const chunk = ready.shift();
-      if (chunk !== undefined) yield chunk;
+  try {
+    for await (const piece of bytes) {
+      const chunks = assembler.push(piece);
+      sync();
+      for (const chunk of chunks) yield chunk;
     }
+    const last = assembler.end();
+    sync();
+    for (const chunk of last) yield chunk;
+  } catch (error) {
+    if (error instanceof HeaderTooLongError) {
+      throw new ChuteError('HEADER_INVALID', `${where}, line 1: the header is unreadable: ${error.message}`, {
+        cause: error,
+      });
+    }
+    throw error;
   }
-  scanner.end();
-  sync();
-  for (const chunk of ready) yield chunk;
-  const last = (chunker as Chunker | undefined)?.finish(source.counts.bytes);
-  if (last !== undefined) yield last;
 }

@@ -1,0 +1,364 @@
+import type { ChunkingConfig, DataFormat } from '../config/schema.ts';
+import {
+  type BoundaryState,
+  CR,
+  freshBoundaryState,
+  LF,
+  scanRecordEnds,
+} from '../format/record-boundaries.ts';
+import type { RejectedRow } from '../ports/object-store.ts';
+import type { BufferPool } from './buffer-pool.ts';
+import type { Chunk, Skip } from './chunk.ts';
+
+export interface AssemblerOptions {
+  readonly format: DataFormat;
+  readonly delimiter: string;
+  readonly chunking: ChunkingConfig;
+  /** The first record is a header: it goes to `onHeader`, not into a chunk. */
+  readonly header: boolean;
+  /** Receives the header record; returns the bytes to put in front of every chunk, if any. */
+  readonly onHeader?: ((record: Buffer, line: number) => Buffer | undefined) | undefined;
+  /** Where chunk buffers come from; the consumer releases each chunk's body once inserted. */
+  readonly pool: BufferPool;
+}
+
+/**
+ * Decompressed bytes in, chunks out. Records are copied into the chunk buffer in runs (as many whole records
+ * as lie together in an input buffer, one copy each run), so the cost per row is one `indexOf` and a few
+ * counters. A chunk closes at the first record boundary past `maxBytes`, or at `maxRows`: a rule of the bytes
+ * alone, so the same object always yields the same chunks.
+ */
+export class ChunkAssembler {
+  readonly #options: AssemblerOptions;
+  readonly #delimiter: number;
+  readonly #state: BoundaryState = freshBoundaryState();
+  readonly #ready: Chunk[] = [];
+  /** Bytes of the record in progress that arrived in earlier buffers (at most maxRecordBytes + 1). */
+  #pending: Buffer[] = [];
+  #pendingBytes = 0;
+  /** quotedLineFeeds at the last record end: the difference is the current record's. */
+  #quotedMark = 0;
+  /** After an overlong line: drop bytes up to the next line feed. */
+  #discarding = false;
+  #headerDone: boolean;
+  #head: Buffer | undefined = Buffer.alloc(0);
+  #bytesIn = 0;
+  #line = 1;
+  #rowsSeen = 0;
+  #blankLines = 0;
+  /** The chunk being filled. */
+  #index = 0;
+  #body: Buffer | undefined;
+  #prefix: Buffer | undefined;
+  #used = 0;
+  #rows = 0;
+  #firstRow = 1;
+  #firstLine = 1;
+  #skips: Skip[] = [];
+  #rejected: RejectedRow[] = [];
+  /** The run of whole records in the current input buffer not yet copied: [runStart, runEnd). */
+  #runStart = 0;
+  #runEnd = 0;
+
+  constructor(options: AssemblerOptions) {
+    this.#options = options;
+    this.#delimiter = options.delimiter.charCodeAt(0);
+    this.#headerDone = !options.header;
+  }
+
+  /** Data rows seen so far (in chunks, rejected, or pending), and blank lines skipped. */
+  get rowsSeen(): number {
+    return this.#rowsSeen;
+  }
+
+  get blankLines(): number {
+    return this.#blankLines;
+  }
+
+  get bytesIn(): number {
+    return this.#bytesIn;
+  }
+
+  /** Takes the next piece of the object; returns the chunks it completed. */
+  push(input: Buffer): Chunk[] {
+    this.#bytesIn += input.length;
+    const buf = this.#stripByteOrderMark(input);
+    if (buf !== undefined && buf.length > 0) this.#scan(buf);
+    return this.#ready.splice(0);
+  }
+
+  /** The end of the object: a last record without a line feed still counts. */
+  end(): Chunk[] {
+    if (this.#head !== undefined && this.#head.length > 0) {
+      const head = this.#head;
+      this.#head = undefined;
+      this.#scan(head);
+    }
+    if (!this.#discarding && this.#pendingBytes > 0) {
+      if (this.#options.format === 'csv' && this.#state.inQuotes && !this.#state.quoteAtEdge) {
+        this.#runaway(Buffer.alloc(0), 0, 'unterminated quoted field at the end of the file');
+        return this.end();
+      }
+      // A final record without its line feed: give it one and take it as any other.
+      const record = this.#takePending();
+      this.#record(Buffer.concat([record, NEWLINE]), 0, record.length, true);
+    }
+    this.#closeChunk(true);
+    return this.#ready.splice(0);
+  }
+
+  #stripByteOrderMark(input: Buffer): Buffer | undefined {
+    if (this.#head === undefined) return input;
+    // A UTF-8 byte order mark is an encoding marker, not data; it may arrive split over buffers.
+    const buf = this.#head.length === 0 ? input : Buffer.concat([this.#head, input]);
+    if (buf.length < 3 && BOM.subarray(0, buf.length).equals(buf)) {
+      this.#head = buf;
+      return undefined;
+    }
+    this.#head = undefined;
+    return buf.subarray(0, 3).equals(BOM) ? buf.subarray(3) : buf;
+  }
+
+  #scan(buf: Buffer): void {
+    let from = 0;
+    if (this.#discarding) {
+      const lf = buf.indexOf(LF);
+      if (lf < 0) return;
+      this.#discarding = false;
+      this.#line++;
+      from = lf + 1;
+    }
+    this.#runStart = from;
+    this.#runEnd = from;
+    let recordStart = from;
+    scanRecordEnds(this.#options.format, buf, from, this.#delimiter, this.#state, (end) => {
+      const quoted = this.#state.quotedLineFeeds - this.#quotedMark;
+      this.#quotedMark = this.#state.quotedLineFeeds;
+      this.#record(buf, recordStart, end, false, quoted);
+      recordStart = end + 1;
+      return true;
+    });
+    this.#flushRun(buf);
+    if (recordStart < buf.length) this.#keep(buf, recordStart);
+  }
+
+  /** One record: bytes [start, end) of `buf` (after any pending bytes), its line feed at `end`. */
+  #record(buf: Buffer, start: number, end: number, last: boolean, quotedLineFeeds = 0): void {
+    const lines = 1 + quotedLineFeeds;
+    const length = this.#pendingBytes + (end - start);
+    const pending = this.#pendingBytes > 0;
+    if (!this.#headerDone) {
+      this.#flushRun(buf);
+      const record = pending
+        ? Buffer.concat([this.#takePending(), buf.subarray(start, end)])
+        : buf.subarray(start, end);
+      if (isBlank(record)) {
+        this.#blankLines++;
+        this.#line += lines;
+        this.#runStart = end + 1;
+        this.#runEnd = end + 1;
+        return;
+      }
+      this.#prefix = this.#options.onHeader?.(Buffer.from(stripCr(record)), this.#line);
+      this.#headerDone = true;
+      this.#line += lines;
+      this.#runStart = end + 1;
+      this.#runEnd = end + 1;
+      return;
+    }
+    this.#ensureBody();
+    if (length > this.#options.chunking.maxRecordBytes) {
+      this.#flushRun(buf);
+      const head = pending
+        ? Buffer.concat([this.#takePending(), buf.subarray(start, end)])
+        : buf.subarray(start, end);
+      this.#reject(head.subarray(0, this.#options.chunking.maxRecordBytes), lines, overlong(this.#options));
+      this.#runStart = end + 1;
+      this.#runEnd = end + 1;
+      return;
+    }
+    const blank = end === start && !pending ? true : end - start === 1 && !pending && buf[start] === CR;
+    const tsvCr = this.#options.format === 'tsv' && end > start && buf[end - 1] === CR;
+    if (blank || pending || tsvCr || last) {
+      // Not part of a plain run: copy what came before, then this record on its own.
+      this.#flushRun(buf);
+      if (blank) {
+        this.#blankLines++;
+        this.#skips.push({ offset: this.#used, lines, row: false });
+        this.#line += lines;
+      } else {
+        if (pending) this.#copyPending();
+        const contentEnd = tsvCr ? end - 1 : end;
+        this.#used += buf.copy(this.#body as Buffer, this.#used, start, contentEnd);
+        (this.#body as Buffer)[this.#used++] = LF;
+        this.#countRow(lines);
+      }
+      this.#runStart = end + 1;
+      this.#runEnd = end + 1;
+    } else {
+      this.#runEnd = end + 1;
+      this.#countRow(lines);
+    }
+    const { maxBytes, maxRows } = this.#options.chunking;
+    if (
+      this.#used + (this.#runEnd - this.#runStart) - this.#prefixLength() >= maxBytes ||
+      this.#rows >= maxRows
+    ) {
+      this.#flushRun(buf);
+      this.#closeChunk(false);
+    }
+  }
+
+  #countRow(lines: number): void {
+    this.#rows++;
+    this.#rowsSeen++;
+    this.#line += lines;
+  }
+
+  #flushRun(buf: Buffer): void {
+    if (this.#runEnd > this.#runStart) {
+      this.#ensureBody();
+      this.#used += buf.copy(this.#body as Buffer, this.#used, this.#runStart, this.#runEnd);
+    }
+    this.#runStart = this.#runEnd;
+  }
+
+  #ensureBody(): void {
+    if (this.#body !== undefined) return;
+    this.#body = this.#options.pool.acquire();
+    this.#used = 0;
+    if (this.#prefix !== undefined) {
+      this.#used += this.#prefix.copy(this.#body, 0);
+      this.#body[this.#used++] = LF;
+    }
+    this.#firstRow = this.#rowsSeen + 1;
+    this.#firstLine = this.#line;
+  }
+
+  #prefixLength(): number {
+    return this.#prefix === undefined ? 0 : this.#prefix.length + 1;
+  }
+
+  #closeChunk(final: boolean): void {
+    if (this.#body === undefined) return;
+    if (this.#rows === 0 && this.#rejected.length === 0 && final) {
+      this.#options.pool.release(this.#body);
+      this.#body = undefined;
+      return;
+    }
+    this.#ready.push({
+      index: this.#index++,
+      body: this.#body.subarray(0, this.#used),
+      prefixBytes: this.#prefixLength(),
+      rows: this.#rows,
+      firstRow: this.#firstRow,
+      firstLine: this.#firstLine,
+      skips: this.#skips,
+      rejected: this.#rejected,
+      bytesThrough: this.#bytesIn,
+    });
+    this.#body = undefined;
+    this.#rows = 0;
+    this.#skips = [];
+    this.#rejected = [];
+  }
+
+  #reject(bytes: Buffer, lines: number, reason: string): void {
+    this.#ensureBody();
+    this.#rowsSeen++;
+    this.#rejected.push({
+      line: this.#line,
+      row: this.#rowsSeen,
+      reason,
+      raw: stripCr(bytes).toString('utf8'),
+    });
+    this.#skips.push({ offset: this.#used, lines, row: true });
+    this.#line += lines;
+  }
+
+  /** Holds the start of an unfinished record, never more than maxRecordBytes of it. */
+  #keep(buf: Buffer, start: number): void {
+    const max = this.#options.chunking.maxRecordBytes;
+    if (this.#pendingBytes + (buf.length - start) <= max) {
+      this.#pending.push(Buffer.from(buf.subarray(start)));
+      this.#pendingBytes += buf.length - start;
+      return;
+    }
+    if (!this.#headerDone) this.#headerTooLong();
+    if (this.#options.format === 'csv' && this.#state.inQuotes) {
+      this.#runaway(buf, start, 'quoted field not closed');
+      return;
+    }
+    // An overlong line outside quotes: reject its start, skip to its end without holding it.
+    const head = Buffer.concat([this.#takePending(), buf.subarray(start, start + max)]).subarray(0, max);
+    this.#reject(head, 1, overlong(this.#options));
+    this.#line--; // counted again when its line feed is found
+    this.#discarding = true;
+  }
+
+  #headerTooLong(): never {
+    throw new HeaderTooLongError(this.#options.chunking.maxRecordBytes);
+  }
+
+  /**
+   * A quote that never closes would swallow the rest of the file. Reject the record's first line, then read on
+   * from the line after it as if the quote had not been there: memory stays bounded by maxRecordBytes and every
+   * later good row still loads.
+   */
+  #runaway(buf: Buffer, start: number, what: string): void {
+    const held = Buffer.concat([this.#takePending(), buf.subarray(start)]);
+    const lf = held.indexOf(LF);
+    const firstLine = lf < 0 ? held : held.subarray(0, lf);
+    this.#ensureBody();
+    this.#reject(
+      firstLine.subarray(0, this.#options.chunking.maxRecordBytes),
+      1,
+      `${what} within maxRecordBytes (${this.#options.chunking.maxRecordBytes} bytes): unterminated quote; the line is rejected and reading resumes on the next line`,
+    );
+    Object.assign(this.#state, freshBoundaryState());
+    this.#quotedMark = 0;
+    if (lf < 0) {
+      this.#line--;
+      this.#discarding = true;
+      return;
+    }
+    const rest = held.subarray(lf + 1);
+    if (rest.length > 0) this.#scan(rest);
+  }
+
+  #copyPending(): void {
+    const body = this.#body as Buffer;
+    for (const piece of this.#pending) this.#used += piece.copy(body, this.#used);
+    this.#pending = [];
+    this.#pendingBytes = 0;
+  }
+
+  #takePending(): Buffer {
+    const bytes = this.#pending.length === 1 ? (this.#pending[0] as Buffer) : Buffer.concat(this.#pending);
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    return bytes;
+  }
+}
+
+/** The header line is longer than maxRecordBytes: nothing sensible can be loaded. */
+export class HeaderTooLongError extends Error {
+  constructor(maxRecordBytes: number) {
+    super(`the header is longer than maxRecordBytes (${maxRecordBytes} bytes)`);
+  }
+}
+
+const NEWLINE = Buffer.from('\n');
+const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+
+function overlong(options: AssemblerOptions): string {
+  return `record longer than maxRecordBytes (${options.chunking.maxRecordBytes} bytes); only its first ${options.chunking.maxRecordBytes} bytes are kept here`;
+}
+
+function stripCr(bytes: Buffer): Buffer {
+  return bytes.length > 0 && bytes[bytes.length - 1] === CR ? bytes.subarray(0, bytes.length - 1) : bytes;
+}
+
+function isBlank(bytes: Buffer): boolean {
+  return bytes.length === 0 || (bytes.length === 1 && bytes[0] === CR);
+}

@@ -1,0 +1,183 @@
+import { describe, expect, it } from 'vitest';
+import type { ChunkingConfig, DataFormat } from '../../functions/core/config/schema.ts';
+import { BufferPool, chunkBufferSize } from '../../functions/core/pipeline/buffer-pool.ts';
+import type { Chunk } from '../../functions/core/pipeline/chunk.ts';
+import { ChunkAssembler, HeaderTooLongError } from '../../functions/core/pipeline/chunk-assembler.ts';
+import { indexChunk, rowText } from '../../functions/core/pipeline/chunk-index.ts';
+
+interface Run {
+  chunks: Chunk[];
+  header: string | undefined;
+  rows: { text: string; line: number; row: number }[];
+  rejected: { raw: string; line: number; row: number; reason: string }[];
+  rowsSeen: number;
+  blankLines: number;
+}
+
+/** Feeds `input` in pieces of `piece` bytes, so every boundary case lands on a buffer edge somewhere. */
+function assemble(
+  input: string | Buffer,
+  options: { format?: DataFormat; header?: boolean; piece?: number; chunking?: Partial<ChunkingConfig> } = {},
+): Run {
+  const chunking = { maxBytes: 1 << 20, maxRows: 100_000, maxRecordBytes: 1024, ...options.chunking };
+  const format = options.format ?? 'csv';
+  const delimiter = format === 'tsv' ? '\t' : ',';
+  let header: string | undefined;
+  const assembler = new ChunkAssembler({
+    format,
+    delimiter,
+    chunking,
+    header: options.header ?? format !== 'ndjson',
+    pool: new BufferPool(chunkBufferSize(chunking)),
+    onHeader: (record) => {
+      header = record.toString();
+      return undefined;
+    },
+  });
+  const bytes = typeof input === 'string' ? Buffer.from(input) : input;
+  const piece = options.piece ?? 3;
+  const chunks: Chunk[] = [];
+  for (let i = 0; i < bytes.length; i += piece) chunks.push(...assembler.push(bytes.subarray(i, i + piece)));
+  chunks.push(...assembler.end());
+  const rows: Run['rows'] = [];
+  const rejected: Run['rejected'] = [];
+  for (const chunk of chunks) {
+    // Copy out: the pool may hand the buffer to the next chunk.
+    const copy = { ...chunk, body: Buffer.from(chunk.body) };
+    const index = indexChunk(copy, format, delimiter);
+    for (let i = 0; i < copy.rows; i++) {
+      rows.push({ text: rowText(copy, index, i), line: index.lines[i] ?? 0, row: index.rowNumbers[i] ?? 0 });
+    }
+    rejected.push(...chunk.rejected);
+  }
+  return { chunks, header, rows, rejected, rowsSeen: assembler.rowsSeen, blankLines: assembler.blankLines };
+}
+
+describe('ChunkAssembler and indexChunk, CSV', () => {
+  it.each([1, 2, 5, 1000])('cuts records, lines and row numbers right with %i-byte pieces', (piece) => {
+    const run = assemble('a,b,c\n1,"x,y",3\n4,"multi\nline",6\n\n7,"say ""hi""",9\n', { piece });
+    expect(run.header).toBe('a,b,c');
+    expect(run.rows).toEqual([
+      { text: '1,"x,y",3', line: 2, row: 1 },
+      { text: '4,"multi\nline",6', line: 3, row: 2 },
+      { text: '7,"say ""hi""",9', line: 6, row: 3 },
+    ]);
+    expect(run.blankLines).toBe(1);
+    expect(run.rowsSeen).toBe(3);
+  });
+
+  it('keeps CRLF for CSV (ClickHouse reads it), takes a last line without a line feed', () => {
+    const run = assemble('a,b\r\n"x\r\ny",2\r\n3,4');
+    expect(run.rows.map((r) => r.text)).toEqual(['"x\r\ny",2\r', '3,4']);
+    expect(run.rows.map((r) => r.line)).toEqual([2, 4]);
+  });
+
+  it('drops a UTF-8 byte order mark split over buffers and keeps other UTF-8 intact', () => {
+    const run = assemble(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('naïve,日本\n1,2\n')]), {
+      piece: 1,
+    });
+    expect(run.header).toBe('naïve,日本');
+    expect(run.rows.map((r) => r.text)).toEqual(['1,2']);
+  });
+
+  it('sees no header and no rows in an empty input, and no rows in a header-only one', () => {
+    expect(assemble('')).toMatchObject({ chunks: [], header: undefined, rowsSeen: 0 });
+    expect(assemble('a,b\n')).toMatchObject({ chunks: [], header: 'a,b', rowsSeen: 0 });
+  });
+
+  it('treats a quote inside an unquoted field as data, as ClickHouse does', () => {
+    expect(assemble('h\nab"c,d\ne,f\n').rows.map((r) => r.text)).toEqual(['ab"c,d', 'e,f']);
+  });
+
+  it('rejects the first line of a runaway quote, resumes on the next line, and loses no other row', () => {
+    const good = Array.from({ length: 2000 }, (_, i) => `${i},ok`).join('\n');
+    for (const piece of [7, 100, 4096]) {
+      const run = assemble(`h1,h2\n1,"never closed\n${good}\n`, { piece, chunking: { maxRecordBytes: 64 } });
+      expect(run.rejected).toHaveLength(1);
+      expect(run.rejected[0]).toMatchObject({ raw: '1,"never closed', line: 2, row: 1 });
+      expect(run.rejected[0]?.reason).toMatch(/unterminated quote/);
+      expect(run.rows).toHaveLength(2000);
+      expect(run.rows[0]).toEqual({ text: '0,ok', line: 3, row: 2 });
+      expect(run.rows[1999]).toEqual({ text: '1999,ok', line: 2002, row: 2001 });
+      expect(run.rowsSeen).toBe(2001);
+    }
+  });
+
+  it('rejects an unterminated quote at the end of the file', () => {
+    const run = assemble('a,b\n1,"open\n');
+    expect(run.rows).toEqual([]);
+    expect(run.rejected).toMatchObject([{ raw: '1,"open', line: 2, row: 1 }]);
+  });
+
+  it('rejects an overlong unquoted line, truncated, then goes on', () => {
+    const run = assemble(`h\n1,2\n${'x'.repeat(300)}\n3,4\n`, {
+      piece: 10,
+      chunking: { maxRecordBytes: 64 },
+    });
+    expect(run.rows).toEqual([
+      { text: '1,2', line: 2, row: 1 },
+      { text: '3,4', line: 4, row: 3 },
+    ]);
+    expect(run.rejected).toHaveLength(1);
+    expect(run.rejected[0]?.raw.length).toBe(64);
+    expect(run.rejected[0]).toMatchObject({ line: 3, row: 2 });
+  });
+
+  it('refuses a header longer than maxRecordBytes', () => {
+    expect(() => assemble(`${'h'.repeat(200)}\n1\n`, { chunking: { maxRecordBytes: 64 } })).toThrow(
+      HeaderTooLongError,
+    );
+  });
+
+  it('cuts chunks at the first record boundary past maxBytes, the same way every time', () => {
+    const input = Array.from({ length: 500 }, (_, i) => `${i},${'v'.repeat(i % 17)}`).join('\n');
+    const sizes = (piece: number) =>
+      assemble(`h\n${input}\n`, { piece, chunking: { maxBytes: 1024, maxRecordBytes: 64 } }).chunks.map(
+        (c) => c.rows,
+      );
+    const first = sizes(3);
+    expect(first.length).toBeGreaterThan(3);
+    expect(first.reduce((a, b) => a + b, 0)).toBe(500);
+    expect(sizes(1000)).toEqual(first);
+    expect(sizes(1)).toEqual(first);
+  });
+
+  it('cuts chunks at maxRows', () => {
+    const run = assemble(`h\n${Array.from({ length: 25 }, (_, i) => `${i}`).join('\n')}\n`, {
+      chunking: { maxRows: 10 },
+    });
+    expect(run.chunks.map((c) => c.rows)).toEqual([10, 10, 5]);
+    expect(run.chunks.map((c) => c.firstRow)).toEqual([1, 11, 21]);
+    expect(run.rows[24]).toEqual({ text: '24', line: 26, row: 25 });
+  });
+});
+
+describe('ChunkAssembler, TSV and NDJSON', () => {
+  it('strips CR from TSV lines (ClickHouse refuses it there)', () => {
+    const run = assemble('a\tb\r\n1\t2\r\nx\\ty\tz\n', { format: 'tsv', piece: 2 });
+    expect(run.header).toBe('a\tb');
+    expect(run.rows.map((r) => r.text)).toEqual(['1\t2', 'x\\ty\tz']);
+  });
+
+  it('splits NDJSON lines', () => {
+    const run = assemble('{"a":1}\n{"a":"x\\ny"}\n\n{"a":3}', { format: 'ndjson', piece: 4 });
+    expect(run.rows).toEqual([
+      { text: '{"a":1}', line: 1, row: 1 },
+      { text: '{"a":"x\\ny"}', line: 2, row: 2 },
+      { text: '{"a":3}', line: 4, row: 3 },
+    ]);
+  });
+
+  it('rejects an overlong line and keeps memory bounded', () => {
+    const run = assemble(`{"a":1}\n{"a":"${'y'.repeat(5000)}"}\n{"a":2}\n`, {
+      format: 'ndjson',
+      piece: 100,
+      chunking: { maxRecordBytes: 256 },
+    });
+    expect(run.rows.map((r) => [r.text, r.line])).toEqual([
+      ['{"a":1}', 1],
+      ['{"a":2}', 3],
+    ]);
+    expect(run.rejected[0]?.raw.length).toBe(256);
+  });
+});
