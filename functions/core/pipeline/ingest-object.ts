@@ -127,8 +127,9 @@ export async function ingestObject(
       if (await alreadyLoaded()) return await finish();
     }
     const loadedVersion = version;
+    // Asked even when no earlier attempt finished: a killed attempt leaves chunk records and no history row.
     const committed =
-      deps.ledger !== undefined && prior.attempts > 0
+      deps.ledger !== undefined
         ? await deps.ledger.committedChunks(loadedVersion)
         : new Map<number, CommittedChunk>();
 
@@ -139,7 +140,7 @@ export async function ingestObject(
         ? planColumns(route, route.columns, columns, capabilities, where)
         : undefined;
     const chunks = readChunks(
-      decompress(countBytes(opened.body, summary), route.compression, ref.key),
+      decompress(countBytes(opened.body, summary, where), route.compression, ref.key),
       route,
       deps.chunking,
       where,
@@ -334,10 +335,18 @@ function mergeByRow(a: readonly RejectedRow[], b: readonly RejectedRow[]): reado
   return [...a, ...b].sort((x, y) => x.row - y.row);
 }
 
-async function* countBytes(body: Readable, summary: FileSummary): AsyncGenerator<Buffer> {
-  for await (const piece of body) {
-    const buffer = piece as Buffer;
-    summary.bytes += buffer.length;
-    yield buffer;
+async function* countBytes(body: Readable, summary: FileSummary, where: string): AsyncGenerator<Buffer> {
+  try {
+    for await (const piece of body) {
+      const buffer = piece as Buffer;
+      summary.bytes += buffer.length;
+      yield buffer;
+    }
+  } catch (error) {
+    throw new ChuteError(
+      'OBJECT_READ_FAILED',
+      `${where}: reading the object failed after ${summary.bytes} bytes (${describeError(error)}); the retry resumes after the committed chunks`,
+      { cause: error },
+    );
   }
 }
