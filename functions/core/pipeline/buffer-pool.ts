@@ -8,7 +8,7 @@ export class BufferPool {
   readonly #keep: number;
   readonly #free: Buffer[] = [];
 
-  constructor(size: number, keep = 3) {
+  constructor(size: number, keep = 2) {
     this.#size = size;
     this.#keep = keep;
   }

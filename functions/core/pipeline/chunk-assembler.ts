@@ -59,6 +59,10 @@ export class ChunkAssembler {
   /** The run of whole records in the current input buffer not yet copied: [runStart, runEnd). */
   #runStart = 0;
   #runEnd = 0;
+  /** Input after the record that closed a chunk, scanned when the next chunk is asked for. */
+  #leftover: Buffer | undefined;
+  /** A chunk closed during the current scan. */
+  #closed = false;
 
   constructor(options: AssemblerOptions) {
     this.#options = options;
@@ -81,14 +85,35 @@ export class ChunkAssembler {
 
   /** Takes the next piece of the object; returns the chunks it completed. */
   push(input: Buffer): Chunk[] {
+    // Input left over from the last chunk comes first (a caller that did not `resume` still keeps the order).
+    const out: Chunk[] = [];
+    while (this.#leftover !== undefined) out.push(...this.resume());
     this.#bytesIn += input.length;
     const buf = this.#stripByteOrderMark(input);
     if (buf !== undefined && buf.length > 0) this.#scan(buf);
+    return [...out, ...this.#ready.splice(0)];
+  }
+
+  /**
+   * Scanning stops where a chunk closes, so that no chunk buffer is taken before the consumer asks for the
+   * next chunk: with one chunk inserting and one read ahead, two buffers are all a file ever needs.
+   */
+  get hasLeftover(): boolean {
+    return this.#leftover !== undefined;
+  }
+
+  /** Goes on with the rest of the last input, up to the next chunk. */
+  resume(): Chunk[] {
+    const leftover = this.#leftover;
+    this.#leftover = undefined;
+    if (leftover !== undefined) this.#scan(leftover);
     return this.#ready.splice(0);
   }
 
   /** The end of the object: a last record without a line feed still counts. */
   end(): Chunk[] {
+    const out: Chunk[] = [];
+    while (this.#leftover !== undefined) out.push(...this.resume());
     if (this.#head !== undefined && this.#head.length > 0) {
       const head = this.#head;
       this.#head = undefined;
@@ -97,14 +122,14 @@ export class ChunkAssembler {
     if (!this.#discarding && this.#pendingBytes > 0) {
       if (this.#options.format === 'csv' && this.#state.inQuotes && !this.#state.quoteAtEdge) {
         this.#runaway(Buffer.alloc(0), 0, 'unterminated quoted field at the end of the file');
-        return this.end();
+        return [...out, ...this.end()];
       }
       // A final record without its line feed: give it one and take it as any other.
       const record = this.#takePending();
       this.#record(Buffer.concat([record, NEWLINE]), 0, record.length, true);
     }
     this.#closeChunk(true);
-    return this.#ready.splice(0);
+    return [...out, ...this.#ready.splice(0)];
   }
 
   #stripByteOrderMark(input: Buffer): Buffer | undefined {
@@ -120,6 +145,7 @@ export class ChunkAssembler {
   }
 
   #scan(buf: Buffer): void {
+    this.#closed = false;
     let from = 0;
     if (this.#discarding) {
       const lf = buf.indexOf(LF);
@@ -136,9 +162,13 @@ export class ChunkAssembler {
       this.#quotedMark = this.#state.quotedLineFeeds;
       this.#record(buf, recordStart, end, false, quoted);
       recordStart = end + 1;
-      return true;
+      return !this.#closed;
     });
     this.#flushRun(buf);
+    if (this.#closed) {
+      if (recordStart < buf.length) this.#leftover = buf.subarray(recordStart);
+      return;
+    }
     if (recordStart < buf.length) this.#keep(buf, recordStart);
   }
 
@@ -261,6 +291,7 @@ export class ChunkAssembler {
     this.#rows = 0;
     this.#skips = [];
     this.#rejected = [];
+    this.#closed = true;
   }
 
   #reject(bytes: Buffer, lines: number, reason: string): void {

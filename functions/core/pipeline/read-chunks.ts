@@ -45,9 +45,13 @@ export async function* readChunks(
   };
   try {
     for await (const piece of bytes) {
-      const chunks = assembler.push(piece);
-      sync();
-      for (const chunk of chunks) yield chunk;
+      let chunks = assembler.push(piece);
+      for (;;) {
+        sync();
+        for (const chunk of chunks) yield chunk;
+        if (!assembler.hasLeftover) break;
+        chunks = assembler.resume();
+      }
     }
     const last = assembler.end();
     sync();
