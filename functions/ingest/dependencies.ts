@@ -2,15 +2,13 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { createS3Client } from '../core/adapters/s3-client.ts';
-import { S3ObjectStore } from '../core/adapters/s3-object-store.ts';
-import { S3RejectsStore } from '../core/adapters/s3-rejects-store.ts';
-import { clickHouseAdapters } from '../core/clickhouse/adapters.ts';
 import { createClickHouseClient, resolveConnection } from '../core/clickhouse/client.ts';
 import { configFromEnv } from '../core/config/parse.ts';
 import type { ChuteConfig } from '../core/config/schema.ts';
 import { readClickHouseSecret } from '../core/config/secret.ts';
 import { METRICS_NAMESPACE, METRICS_SERVICE } from '../core/metric-names.ts';
 import type { IngestDependencies } from '../core/pipeline/ingest-object.ts';
+import { s3IngestDependencies } from '../core/pipeline/s3-dependencies.ts';
 import { powertoolsReporter, type Reporter } from './reporting.ts';
 
 /**
@@ -46,19 +44,10 @@ async function buildContainer(env: NodeJS.ProcessEnv): Promise<Container> {
   const clickhouseConfig = credentials ? { ...config.clickhouse, ...credentials } : config.clickhouse;
   const clickhouse = createClickHouseClient(clickhouseConfig);
   const s3 = createS3Client({ endpoint: env.AWS_ENDPOINT_URL_S3 || undefined });
-  const defaultDatabase = resolveConnection(clickhouseConfig).database;
-  const { warehouse, ledger } = clickHouseAdapters(clickhouse, config.ledger.table, defaultDatabase);
   return {
     config,
     clickhouse,
     reporter: powertoolsReporter(logger, metrics),
-    deps: {
-      objects: new S3ObjectStore(s3),
-      warehouse,
-      ledger,
-      rejects: new S3RejectsStore(s3, config.rejects.prefix),
-      defaultDatabase,
-      chunking: config.chunking,
-    },
+    deps: s3IngestDependencies(s3, clickhouse, config, resolveConnection(clickhouseConfig).database),
   };
 }

@@ -5,14 +5,12 @@ import S3rver from '@20minutes/s3rver';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { S3Event } from 'aws-lambda';
 import { createS3Client } from '../core/adapters/s3-client.ts';
-import { S3ObjectStore } from '../core/adapters/s3-object-store.ts';
-import { S3RejectsStore } from '../core/adapters/s3-rejects-store.ts';
-import { clickHouseAdapters } from '../core/clickhouse/adapters.ts';
 import { createClickHouseClient, resolveConnection } from '../core/clickhouse/client.ts';
-import type { ClickHouseWarehouse } from '../core/clickhouse/warehouse.ts';
+import { ClickHouseWarehouse } from '../core/clickhouse/warehouse.ts';
 import { parseConfig } from '../core/config/parse.ts';
 import type { ChuteConfig } from '../core/config/schema.ts';
 import type { IngestDependencies } from '../core/pipeline/ingest-object.ts';
+import { s3IngestDependencies } from '../core/pipeline/s3-dependencies.ts';
 import type { FileSummary } from '../core/pipeline/summary.ts';
 import { processS3Event } from '../ingest/process-event.ts';
 import type { Reporter } from '../ingest/reporting.ts';
@@ -70,8 +68,7 @@ export async function startLocal(options: LocalOptions): Promise<LocalChute> {
     ? await openEmbeddedClickHouse(`${options.dataDir}/chdb`)
     : createClickHouseClient(config.clickhouse);
   const defaultDatabase = embedded ? 'default' : resolveConnection(config.clickhouse).database;
-  const { warehouse, ledger } = clickHouseAdapters(clickhouse, config.ledger.table, defaultDatabase);
-  if (!options.configJson) await createDemoTable(clickhouse, warehouse);
+  if (!options.configJson) await createDemoTable(clickhouse);
 
   mkdirSync(`${options.dataDir}/s3`, { recursive: true });
   const s3rver = new S3rver({
@@ -87,14 +84,7 @@ export async function startLocal(options: LocalOptions): Promise<LocalChute> {
     endpoint: s3Endpoint,
     credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
   });
-  const deps: IngestDependencies = {
-    objects: new S3ObjectStore(s3),
-    warehouse,
-    ledger,
-    rejects: new S3RejectsStore(s3, config.rejects.prefix),
-    defaultDatabase,
-    chunking: config.chunking,
-  };
+  const deps: IngestDependencies = s3IngestDependencies(s3, clickhouse, config, defaultDatabase);
   const reporter: Reporter = {
     file: (summary) => options.onFile?.(summary),
     unrouted: (_bucket, key, why) => options.onSkip?.(key, why),
@@ -137,8 +127,8 @@ export async function startLocal(options: LocalOptions): Promise<LocalChute> {
   };
 }
 
-async function createDemoTable(client: ClickHouseClient, warehouse: ClickHouseWarehouse): Promise<void> {
-  const { dedupToken } = await warehouse.capabilities();
+async function createDemoTable(client: ClickHouseClient): Promise<void> {
+  const { dedupToken } = await new ClickHouseWarehouse(client).capabilities();
   await client.command({ query: 'CREATE DATABASE IF NOT EXISTS chute_demo' });
   await client.command({
     query: `CREATE TABLE IF NOT EXISTS ${DEMO_TABLE} (
