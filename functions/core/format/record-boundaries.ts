@@ -74,52 +74,50 @@ function scanCsv(
       pos++; // `""`: still inside the quoted field
     else state.inQuotes = false;
   }
-  // The next quote in this buffer at or after `pos`, found once and reused across records.
-  let nextQuote = pos < n ? buf.indexOf(QUOTE, pos) : -1;
+  // The next quote and the next line feed at or after `pos`, each found once and reused until passed;
+  // `n` stands for "none in this buffer", so a buffer without quotes costs one search, not one per record.
+  let nextQuote = find(buf, QUOTE, pos, n);
+  let nextLf = find(buf, LF, pos, n);
   while (pos < n) {
+    if (nextQuote < pos) nextQuote = find(buf, QUOTE, pos, n);
+    if (nextLf < pos) nextLf = find(buf, LF, pos, n);
     if (state.inQuotes) {
-      const close = buf.indexOf(QUOTE, pos);
-      const spanEnd = close < 0 ? n : close;
-      for (let lf = buf.indexOf(LF, pos); lf >= 0 && lf < spanEnd; lf = buf.indexOf(LF, lf + 1)) {
+      const close = nextQuote;
+      while (nextLf < close) {
         state.quotedLineFeeds++;
+        nextLf = find(buf, LF, nextLf + 1, n);
       }
-      if (close < 0) {
-        pos = n;
-        break;
-      }
+      if (close === n) return finish(buf, n, from, state);
       if (close + 1 === n) {
         state.quoteAtEdge = true;
         state.previous = QUOTE;
         return n;
       }
-      if (buf[close + 1] === QUOTE) {
-        pos = close + 2;
-        continue;
-      }
-      state.inQuotes = false;
-      pos = close + 1;
-      nextQuote = buf.indexOf(QUOTE, pos);
+      pos = buf[close + 1] === QUOTE ? close + 2 : close + 1; // `""` is a quote inside the field
+      if (pos === close + 1) state.inQuotes = false;
       continue;
     }
-    const end = buf.indexOf(LF, pos);
-    if (nextQuote >= 0 && nextQuote < pos) nextQuote = buf.indexOf(QUOTE, pos);
-    if (nextQuote >= 0 && (end < 0 || nextQuote < end)) {
-      const atFieldStart = isFieldStart(state.previous, buf, nextQuote, delimiter);
+    if (nextQuote < nextLf) {
+      if (isFieldStart(state.previous, buf, nextQuote, delimiter)) state.inQuotes = true;
       pos = nextQuote + 1;
-      if (atFieldStart) state.inQuotes = true;
-      else nextQuote = buf.indexOf(QUOTE, pos);
       continue;
     }
-    if (end < 0) {
-      pos = n;
-      break;
-    }
-    pos = end + 1;
+    if (nextLf === n) break;
+    pos = nextLf + 1;
     state.previous = LF;
-    if (!visit(end)) return pos;
+    if (!visit(nextLf)) return pos;
   }
+  return finish(buf, n, from, state);
+}
+
+function finish(buf: Buffer, n: number, from: number, state: BoundaryState): number {
   if (n > from) state.previous = buf[n - 1] ?? LF;
   return n;
+}
+
+function find(buf: Buffer, byte: number, from: number, none: number): number {
+  const at = buf.indexOf(byte, from);
+  return at < 0 ? none : at;
 }
 
 /** A quote at `pos` opens a field when it follows a delimiter or starts a record. */
