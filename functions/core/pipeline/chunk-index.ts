@@ -61,6 +61,19 @@ export function chunkSlice(chunk: Chunk, index: ChunkIndex | undefined, from: nu
   return Buffer.concat([chunk.body.subarray(0, chunk.prefixBytes), chunk.body.subarray(start, end)]);
 }
 
+/** The bytes of several row ranges of a chunk, in order, with its prefix once in front when it has one. */
+export function chunkSegments(
+  chunk: Chunk,
+  index: ChunkIndex,
+  segments: readonly [number, number][],
+): Buffer {
+  const parts = segments.map(([from, to]) =>
+    chunk.body.subarray(index.offsets[from] ?? chunk.prefixBytes, index.offsets[to] ?? chunk.body.length),
+  );
+  if (chunk.prefixBytes > 0) parts.unshift(chunk.body.subarray(0, chunk.prefixBytes));
+  return Buffer.concat(parts);
+}
+
 /** The raw text of row i, without its line feed: what a rejects line records. */
 export function rowText(chunk: Chunk, index: ChunkIndex, i: number): string {
   const start = index.offsets[i] ?? 0;

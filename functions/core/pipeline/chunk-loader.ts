@@ -2,7 +2,8 @@ import { ChuteError } from '../errors.ts';
 import type { RejectedRow } from '../ports/object-store.ts';
 import { DataRejectedError, type RawInsert } from '../ports/warehouse.ts';
 import type { Chunk } from './chunk.ts';
-import { type ChunkIndex, chunkSlice, rowText } from './chunk-index.ts';
+import { type ChunkIndex, chunkSegments, chunkSlice, rowText } from './chunk-index.ts';
+import type { RowScreen } from './row-screen.ts';
 
 export interface ChunkInsertTarget {
   /** Everything of the insert but the body and the per-insert token. */
@@ -13,6 +14,8 @@ export interface ChunkInsertTarget {
   insert(insert: RawInsert): Promise<void>;
   /** What is wrong with a row's shape, if anything (a wrong field count), to put before ClickHouse's reason. */
   explain?: ((raw: string) => string | undefined) | undefined;
+  /** Rows ClickHouse is certain to refuse, found in one pass over a refused chunk. */
+  screen?: RowScreen | undefined;
 }
 
 export interface ChunkOutcome {
@@ -49,6 +52,7 @@ export async function loadChunk(
   let inserts = 0;
   // Ranges still to load, last one first: a stack keeps file order and needs no recursion.
   const pending: [number, number][] = rows > 0 ? [[0, rows]] : [];
+  let screened = false;
   while (pending.length > 0) {
     const range = pending.pop();
     if (range === undefined) break;
@@ -65,6 +69,47 @@ export async function loadChunk(
       inserted += to - from;
     } catch (error) {
       if (!(error instanceof DataRejectedError)) throw error;
+      if (!screened && policy === 'reject' && target.screen !== undefined) {
+        // The first refusal: take out in one pass every row certain to fail, then try the rest as one insert.
+        screened = true;
+        const certain = target.screen(chunk, indexed());
+        if (certain.size > 0) {
+          for (const [row, reason] of certain) {
+            rejected.push({
+              line: indexed().lines[row] ?? 0,
+              row: indexed().rowNumbers[row] ?? 0,
+              reason,
+              raw: rowText(chunk, indexed(), row),
+            });
+          }
+          const segments = segmentsWithout(from, to, certain);
+          inserts++;
+          const kept = segments.reduce((sum, [a, b]) => sum + b - a, 0);
+          try {
+            if (kept > 0) {
+              const token = target.token(chunk, from, to);
+              await target.insert({
+                ...target.base,
+                body: chunkSegments(chunk, indexed(), segments),
+                settings:
+                  token === undefined
+                    ? target.settings
+                    : {
+                        ...target.settings,
+                        insert_deduplication_token: `${token}:without:${[...certain.keys()].join(',')}`,
+                      },
+              });
+            }
+            inserted += kept;
+            continue;
+          } catch (retryError) {
+            if (!(retryError instanceof DataRejectedError)) throw retryError;
+            // Something subtler is wrong too: go on segment by segment, with ClickHouse naming each bad row.
+            for (let i = segments.length - 1; i >= 0; i--) pending.push(segments[i] as [number, number]);
+            continue;
+          }
+        }
+      }
       const named = error.rowHint === undefined ? undefined : from + error.rowHint - 1;
       const hinted = named !== undefined && named >= from && named < to ? named : undefined;
       if (policy === 'fail') {
@@ -99,4 +144,17 @@ export async function loadChunk(
   }
   rejected.sort((a, b) => a.row - b.row);
   return { inserted, rejected, inserts };
+}
+
+/** Rows [from, to) without the given ones, as contiguous ranges. */
+function segmentsWithout(from: number, to: number, without: ReadonlyMap<number, string>): [number, number][] {
+  const segments: [number, number][] = [];
+  let start = from;
+  for (let row = from; row < to; row++) {
+    if (!without.has(row)) continue;
+    if (row > start) segments.push([start, row]);
+    start = row + 1;
+  }
+  if (to > start) segments.push([start, to]);
+  return segments;
 }

@@ -217,6 +217,7 @@ export async function ingestObject(
                 capabilities,
                 deps.chunking,
                 loadedVersion,
+                columns,
               );
             }
             const outcome = await loadChunk(chunk, target, route.badRows.policy, where, (c) =>

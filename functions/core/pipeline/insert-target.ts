@@ -3,9 +3,10 @@ import { parse } from 'csv-parse/sync';
 import type { TableRef } from '../clickhouse/sql.ts';
 import type { ChunkingConfig, Route } from '../config/schema.ts';
 import type { VersionKey } from '../ports/ledger.ts';
-import type { ServerCapabilities, Warehouse } from '../ports/warehouse.ts';
+import type { ServerCapabilities, TableColumn, Warehouse } from '../ports/warehouse.ts';
 import type { ChunkInsertTarget } from './chunk-loader.ts';
 import type { ColumnPlan } from './column-plan.ts';
+import { createRowScreen } from './row-screen.ts';
 
 /**
  * How every insert of one file is sent: the format and columns the plan chose, the settings that keep an insert
@@ -20,6 +21,7 @@ export function insertTarget(
   capabilities: ServerCapabilities,
   chunking: ChunkingConfig,
   version: VersionKey,
+  tableColumns: readonly TableColumn[],
 ): ChunkInsertTarget {
   const tokenBase = versionToken(version);
   const settings: Record<string, string | number> = {
@@ -47,6 +49,15 @@ export function insertTarget(
       : () => undefined,
     insert: (insert) => warehouse.insertRaw(insert),
     explain: plan.columns === undefined ? undefined : fieldCountCheck(route, plan.columns),
+    screen:
+      plan.columns === undefined
+        ? undefined
+        : createRowScreen(
+            route.format,
+            route.format === 'tsv' ? '\t' : (route.delimiter ?? ','),
+            plan.columns,
+            tableColumns,
+          ),
   };
 }
 

@@ -1,0 +1,143 @@
+import type { DataFormat } from '../config/schema.ts';
+import type { TableColumn } from '../ports/warehouse.ts';
+import type { Chunk } from './chunk.ts';
+import type { ChunkIndex } from './chunk-index.ts';
+
+/** Rows of a chunk that ClickHouse is certain to refuse, with why: row index → reason. */
+export type RowScreen = (chunk: Chunk, index: ChunkIndex) => Map<number, string>;
+
+const QUOTE = 0x22;
+const DIGIT_0 = 0x30;
+const DIGIT_9 = 0x39;
+const BACKSLASH = 0x5c;
+
+/** Numbers, dates and times: a value without a single digit cannot be one. */
+const NEEDS_DIGITS =
+  /^(Nullable\()?(U?Int\d+|Float\d+|Decimal\d*\(.*\)|Date|Date32|DateTime(64)?(\(.*\))?)\)?$/;
+
+/**
+ * A cheap look at a chunk ClickHouse has refused, to take out in one pass the rows it is certain to refuse
+ * too: a wrong number of fields, or a number or date column holding text without a digit ("n/a",
+ * "yesterday"). Only certainties: anything subtler is left to ClickHouse, row by row. Without this, each bad
+ * row costs its own round of inserts; with it, a chunk with a few bad rows usually loads in two inserts.
+ */
+export function createRowScreen(
+  format: DataFormat,
+  delimiter: string,
+  columns: readonly string[],
+  table: readonly TableColumn[],
+): RowScreen | undefined {
+  if (format === 'ndjson') return undefined;
+  const types = new Map(table.map((c) => [c.name, c.type]));
+  const digitColumns = columns.map((name) => NEEDS_DIGITS.test(types.get(name) ?? ''));
+  const nullable = columns.map((name) => (types.get(name) ?? '').startsWith('Nullable('));
+  const separator = delimiter.charCodeAt(0);
+  const shown = columns.length > 8 ? `${columns.slice(0, 8).join(', ')}, …` : columns.join(', ');
+  return (chunk, index) => {
+    const found = new Map<number, string>();
+    const body = chunk.body;
+    for (let row = 0; row < chunk.rows; row++) {
+      const start = index.offsets[row] ?? 0;
+      const end = (index.offsets[row + 1] ?? start) - 1; // the line feed
+      const reason =
+        format === 'csv'
+          ? screenCsv(body, start, end, separator, columns, digitColumns, nullable, types, shown)
+          : screenTsv(body, start, end, columns, digitColumns, nullable, types, shown);
+      if (reason !== undefined) found.set(row, reason);
+    }
+    return found;
+  };
+}
+
+function screenCsv(
+  body: Buffer,
+  start: number,
+  end: number,
+  separator: number,
+  columns: readonly string[],
+  digitColumns: readonly boolean[],
+  nullable: readonly boolean[],
+  types: ReadonlyMap<string, string>,
+  shown: string,
+): string | undefined {
+  let field = 0;
+  let fieldStart = start;
+  let digits = false;
+  let inQuotes = false;
+  let atStart = true;
+  let problem: string | undefined;
+  let stop = end;
+  if (stop > start && body[stop - 1] === 0x0d) stop--; // CRLF
+  for (let i = start; i <= stop; i++) {
+    const c = i === stop ? separator : body[i];
+    if (inQuotes) {
+      if (c === QUOTE) {
+        if (body[i + 1] === QUOTE && i + 1 < stop) i++;
+        else inQuotes = false;
+      } else if (c !== undefined && c >= DIGIT_0 && c <= DIGIT_9) digits = true;
+      continue;
+    }
+    if (c === QUOTE && atStart) {
+      inQuotes = true;
+      atStart = false;
+      continue;
+    }
+    atStart = false;
+    if (c === separator) {
+      problem ??= checkField(body, fieldStart, i, field, digits, columns, digitColumns, nullable, types);
+      field++;
+      fieldStart = i + 1;
+      digits = false;
+      atStart = true;
+    } else if (c !== undefined && c >= DIGIT_0 && c <= DIGIT_9) digits = true;
+  }
+  if (inQuotes) return undefined; // ClickHouse will say what is wrong with the quoting
+  // A wrong field count explains any value out of place, so it is the reason given first.
+  return field === columns.length ? problem : `expected ${columns.length} fields (${shown}), found ${field}`;
+}
+
+function screenTsv(
+  body: Buffer,
+  start: number,
+  end: number,
+  columns: readonly string[],
+  digitColumns: readonly boolean[],
+  nullable: readonly boolean[],
+  types: ReadonlyMap<string, string>,
+  shown: string,
+): string | undefined {
+  let field = 0;
+  let fieldStart = start;
+  let digits = false;
+  let problem: string | undefined;
+  for (let i = start; i <= end; i++) {
+    const c = i === end ? 0x09 : body[i];
+    if (c === 0x09) {
+      problem ??= checkField(body, fieldStart, i, field, digits, columns, digitColumns, nullable, types);
+      field++;
+      fieldStart = i + 1;
+      digits = false;
+    } else if (c === BACKSLASH) i++;
+    else if (c !== undefined && c >= DIGIT_0 && c <= DIGIT_9) digits = true;
+  }
+  return field === columns.length ? problem : `expected ${columns.length} fields (${shown}), found ${field}`;
+}
+
+function checkField(
+  body: Buffer,
+  from: number,
+  to: number,
+  field: number,
+  digits: boolean,
+  columns: readonly string[],
+  digitColumns: readonly boolean[],
+  nullable: readonly boolean[],
+  types: ReadonlyMap<string, string>,
+): string | undefined {
+  if (digits || to === from || field >= columns.length || !digitColumns[field]) return undefined;
+  const text = body.toString('utf8', from, Math.min(to, from + 200)).trim();
+  if (text === '' || text === '""') return undefined; // empty: the column's default
+  if (nullable[field] && (text === 'NULL' || text === '\\N')) return undefined;
+  const name = columns[field] ?? '';
+  return `column ${name} (${types.get(name)}) cannot take ${JSON.stringify(text)}: a number or date needs digits`;
+}

@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest';
+import type { DataFormat } from '../../functions/core/config/schema.ts';
+import { BufferPool, chunkBufferSize } from '../../functions/core/pipeline/buffer-pool.ts';
+import { ChunkAssembler } from '../../functions/core/pipeline/chunk-assembler.ts';
+import { indexChunk } from '../../functions/core/pipeline/chunk-index.ts';
+import { createRowScreen } from '../../functions/core/pipeline/row-screen.ts';
+import type { TableColumn } from '../../functions/core/ports/warehouse.ts';
+
+const TABLE: TableColumn[] = [
+  { name: 'id', type: 'UInt64', defaultKind: '' },
+  { name: 'ts', type: "DateTime('UTC')", defaultKind: '' },
+  { name: 'note', type: 'String', defaultKind: '' },
+  { name: 'amount', type: 'Nullable(Float64)', defaultKind: '' },
+];
+const COLUMNS = ['id', 'ts', 'note', 'amount'];
+
+function screen(rows: string[], format: DataFormat = 'csv'): Map<number, string> {
+  const chunking = { maxBytes: 1 << 20, maxRows: 1000, maxRecordBytes: 1024 };
+  const delimiter = format === 'tsv' ? '\t' : ',';
+  const assembler = new ChunkAssembler({
+    format,
+    delimiter,
+    chunking,
+    header: false,
+    pool: new BufferPool(chunkBufferSize(chunking)),
+  });
+  const [chunk] = [...assembler.push(Buffer.from(`${rows.join('\n')}\n`)), ...assembler.end()];
+  if (chunk === undefined) throw new Error('expected a chunk');
+  const check = createRowScreen(format, delimiter, COLUMNS, TABLE);
+  if (check === undefined) throw new Error('expected a screen');
+  return check(chunk, indexChunk(chunk, format, delimiter));
+}
+
+describe('createRowScreen', () => {
+  it('passes rows whose shape and numbers are plausible, leaving subtler errors to ClickHouse', () => {
+    expect(
+      screen([
+        '1,2026-11-01 10:00:00,"a, ""quoted"" note",1.5',
+        '2,2026-11-01,plain,',
+        '3,1700000000,x,NULL',
+        'x4,2026-13-45 99:99:99,digits anywhere pass,1e5',
+      ]),
+    ).toEqual(new Map());
+  });
+
+  it('finds a wrong field count and text without digits in number and date columns', () => {
+    const found = screen([
+      '1,2026-11-01 10:00:00,ok,1',
+      '2,2026-11-01 10:00:00,too,many,fields',
+      '3,yesterday,ok,1',
+      '4,2026-11-01 10:00:00,ok,n/a',
+      '5,2026-11-01 10:00:00,missing amount',
+    ]);
+    expect([...found.keys()]).toEqual([1, 2, 3, 4]);
+    expect(found.get(1)).toBe('expected 4 fields (id, ts, note, amount), found 5');
+    expect(found.get(2)).toBe(
+      `column ts (DateTime('UTC')) cannot take "yesterday": a number or date needs digits`,
+    );
+    expect(found.get(3)).toMatch(/column amount \(Nullable\(Float64\)\) cannot take "n\/a"/);
+    expect(found.get(4)).toBe('expected 4 fields (id, ts, note, amount), found 3');
+  });
+
+  it('reads TSV fields, with \\N as NULL in a Nullable column', () => {
+    const found = screen(['1\t2026-11-01\tok\t\\N', '2\tsoon\tok\t1', '3\t2026-11-01\tok'], 'tsv');
+    expect([...found.keys()]).toEqual([1, 2]);
+  });
+
+  it('does nothing for NDJSON (keys, not positions)', () => {
+    expect(createRowScreen('ndjson', ',', COLUMNS, TABLE)).toBeUndefined();
+  });
+});
