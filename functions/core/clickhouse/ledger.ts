@@ -31,26 +31,35 @@ export class ClickHouseLedger implements Ledger {
 
   async prior(version: VersionKey): Promise<PriorAttempts> {
     await this.#ensure();
-    const [row] = await this.#rows<{ loaded: string; attempts: string }>(
-      `SELECT countIf(status = 'loaded') AS loaded, count() AS attempts FROM ${quoteTable(this.#history)} WHERE ${where(version)}`,
+    const rows = await this.#rows<{
+      kind: string;
+      status: string;
+      chunk: number;
+      rows_inserted: string;
+      rejects: string;
+    }>(
+      `SELECT 'attempt' AS kind, status, toUInt32(0) AS chunk, toUInt64(0) AS rows_inserted, '' AS rejects
+         FROM ${quoteTable(this.#history)} WHERE ${where(version)}
+       UNION ALL
+       SELECT 'chunk' AS kind, '' AS status, chunk, rows_inserted, rejects
+         FROM ${quoteTable(this.#chunks)} WHERE ${where(version)}`,
     );
-    return { loaded: Number(row?.loaded ?? 0) > 0, attempts: Number(row?.attempts ?? 0) };
-  }
-
-  async committedChunks(version: VersionKey): Promise<ReadonlyMap<number, CommittedChunk>> {
-    await this.#ensure();
-    const rows = await this.#rows<{ chunk: number; rows_inserted: string; rejects: string }>(
-      `SELECT chunk, rows_inserted, rejects FROM ${quoteTable(this.#chunks)} WHERE ${where(version)}`,
-    );
+    let attempts = 0;
+    let loaded = false;
     const committed = new Map<number, CommittedChunk>();
     for (const row of rows) {
-      committed.set(Number(row.chunk), {
-        chunk: Number(row.chunk),
-        rowsInserted: Number(row.rows_inserted),
-        rejected: row.rejects === '' ? [] : (JSON.parse(row.rejects) as RejectedRow[]),
-      });
+      if (row.kind === 'attempt') {
+        attempts++;
+        loaded ||= row.status === 'loaded';
+      } else {
+        committed.set(Number(row.chunk), {
+          chunk: Number(row.chunk),
+          rowsInserted: Number(row.rows_inserted),
+          rejected: row.rejects === '' ? [] : (JSON.parse(row.rejects) as RejectedRow[]),
+        });
+      }
     }
-    return committed;
+    return { attempts, loaded, committed };
   }
 
   async recordChunk(version: VersionKey, chunk: CommittedChunk): Promise<void> {

@@ -33,4 +33,6 @@ export interface Chunk {
   readonly rejected: readonly RejectedRow[];
   /** Decompressed bytes of the object consumed when this chunk was cut. */
   readonly bytesThrough: number;
+  /** Known to be the object's last chunk when it was cut (its commit is recorded by the file's own record). */
+  readonly final?: boolean;
 }

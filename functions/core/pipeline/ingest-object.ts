@@ -68,7 +68,7 @@ export async function ingestObject(
   let body: Readable | undefined;
   let rejectsWriter: RejectsWriter | undefined;
   let version: VersionKey | undefined = versionOf(ref.bucket, ref.key, ref.versionId, ref.eTag);
-  let prior: PriorAttempts = { attempts: 0, loaded: false };
+  let prior: PriorAttempts = { attempts: 0, loaded: false, committed: new Map() };
 
   const finish = async (error?: unknown): Promise<FileSummary> => {
     if (error !== undefined) {
@@ -127,11 +127,8 @@ export async function ingestObject(
       if (await alreadyLoaded()) return await finish();
     }
     const loadedVersion = version;
-    // Asked even when no earlier attempt finished: a killed attempt leaves chunk records and no history row.
-    const committed =
-      deps.ledger !== undefined
-        ? await deps.ledger.committedChunks(loadedVersion)
-        : new Map<number, CommittedChunk>();
+    // Chunks an earlier attempt committed: skipped (a killed attempt leaves these and no history row).
+    const committed = prior.committed;
 
     const counts = { rows: 0, blankLines: 0, bytes: 0 };
     const pool = new BufferPool(chunkBufferSize(deps.chunking));
@@ -229,12 +226,16 @@ export async function ingestObject(
           }
           summary.rowsInserted += inserted;
           await writeRejects(rejected);
-          // Recorded before any limit is enforced: these rows are committed, and a retry must skip them.
-          await deps.ledger?.recordChunk(loadedVersion, {
-            chunk: chunk.index,
-            rowsInserted: inserted,
-            rejected,
-          });
+          // Recorded before any limit is enforced: these rows are committed, and a retry must skip them. The
+          // last chunk's commit is recorded by the file's own history row, one insert fewer for small files.
+          // (Unless the file is about to fail on its rejects: then the retry needs this record.)
+          if (!chunk.final || summary.rowsRejected > route.badRows.maxRejectedRows) {
+            await deps.ledger?.recordChunk(loadedVersion, {
+              chunk: chunk.index,
+              rowsInserted: inserted,
+              rejected,
+            });
+          }
           checkRejectLimit(rejected);
         }
         pool.release(chunk.body);

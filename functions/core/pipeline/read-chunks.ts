@@ -55,7 +55,7 @@ export async function* readChunks(
     }
     const last = assembler.end();
     sync();
-    for (const chunk of last) yield chunk;
+    for (const [i, chunk] of last.entries()) yield i === last.length - 1 ? { ...chunk, final: true } : chunk;
   } catch (error) {
     if (error instanceof HeaderTooLongError) {
       throw new ChuteError('HEADER_INVALID', `${where}, line 1: the header is unreadable: ${error.message}`, {

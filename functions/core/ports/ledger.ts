@@ -37,6 +37,8 @@ export interface CommittedChunk {
 export interface PriorAttempts {
   readonly attempts: number;
   readonly loaded: boolean;
+  /** Chunks earlier attempts committed (a killed attempt leaves these and no history row). */
+  readonly committed: ReadonlyMap<number, CommittedChunk>;
 }
 
 /**
@@ -44,9 +46,8 @@ export interface PriorAttempts {
  * lets a retry resume after the chunks an earlier attempt committed.
  */
 export interface Ledger {
+  /** Earlier attempts and the chunks they committed, in one query: all a duplicate event costs. */
   prior(version: VersionKey): Promise<PriorAttempts>;
-  /** Chunks committed by earlier attempts; only asked when there were earlier attempts. */
-  committedChunks(version: VersionKey): Promise<ReadonlyMap<number, CommittedChunk>>;
   recordChunk(version: VersionKey, chunk: CommittedChunk): Promise<void>;
   record(entry: LedgerEntry): Promise<void>;
 }
