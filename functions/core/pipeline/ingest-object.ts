@@ -3,7 +3,7 @@ import { parseTableName, tableLabel } from '../clickhouse/sql.ts';
 import { routeName } from '../config/routes.ts';
 import type { ChunkingConfig, Route } from '../config/schema.ts';
 import { ChuteError, describeError } from '../errors.ts';
-import type { CommittedChunk, Ledger, LedgerEntry, PriorAttempts, VersionKey } from '../ports/ledger.ts';
+import type { Ledger, LedgerEntry, PriorAttempts, VersionKey } from '../ports/ledger.ts';
 import {
   type ObjectRef,
   type ObjectStore,
