@@ -1,0 +1,48 @@
+/**
+ * Rates of the parts of chute's path that are not chute's own code, measured in a process of its own (as the
+ * handler runs): one S3 GET stream read to the end with the SDK client chute uses, and node's streaming gunzip.
+ * Reads { endpoint, bucket, key, gzipPath, runs } on stdin; prints { getMs: [...], bytes, gunzipMs: [...],
+ * gunzipBytes }.
+ */
+import { createReadStream } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import type { Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { createS3Client } from '../functions/core/adapters/s3-client.ts';
+
+interface Input {
+  endpoint: string;
+  bucket: string;
+  key: string;
+  gzipPath: string;
+  runs: number;
+}
+
+const chunks: Buffer[] = [];
+for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+const input = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Input;
+
+const s3 = createS3Client({ endpoint: input.endpoint });
+const getMs: number[] = [];
+const gunzipMs: number[] = [];
+let bytes = 0;
+let gunzipBytes = 0;
+for (let i = 0; i < input.runs; i++) {
+  const started = performance.now();
+  const response = await s3.send(new GetObjectCommand({ Bucket: input.bucket, Key: input.key }));
+  bytes = await drain(response.Body as Readable);
+  getMs.push(performance.now() - started);
+
+  const unzipStarted = performance.now();
+  gunzipBytes = await drain(createReadStream(input.gzipPath).pipe(createGunzip()));
+  gunzipMs.push(performance.now() - unzipStarted);
+}
+s3.destroy();
+process.stdout.write(`${JSON.stringify({ getMs, bytes, gunzipMs, gunzipBytes })}\n`);
+
+async function drain(stream: Readable): Promise<number> {
+  let total = 0;
+  for await (const piece of stream) total += (piece as Buffer).length;
+  return total;
+}

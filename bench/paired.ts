@@ -1,0 +1,137 @@
+import { type BenchEnv, type CpuSnapshot, cpuDelta } from './env.ts';
+import { MB, type Stat, stat } from './stats.ts';
+
+/** One measured run of one side, with the CPU each party spent meanwhile. */
+export interface Sample {
+  wallMs: number;
+  peakRssBytes: number;
+  /** CPU of the process doing the load: chute's handler process, or the ceiling client. */
+  clientCpuMs: number;
+  /** CPU of the ClickHouse server. */
+  serverCpuMs: number;
+  /** CPU of the bench process, which hosts the S3 server (idle during ceiling runs). */
+  s3CpuMs: number;
+  failures: string[];
+}
+
+export interface Work {
+  /** Decompressed bytes of the source data. */
+  bytes: number;
+  /** Data rows of the source (bad ones included). */
+  rows: number;
+  files: number;
+}
+
+export interface SideSummary {
+  wallMs: Stat;
+  mbPerS: Stat;
+  rowsPerS: Stat;
+  filesPerS: Stat;
+  /** The highest peak over the runs. */
+  peakRssBytes: number;
+  cpuMs: { client: Stat; server: Stat; s3: Stat };
+}
+
+export interface Paired {
+  /** Pairs of runs made (fewer than asked when the scenario's time budget ran out). */
+  runs: number;
+  chute: SideSummary;
+  ceiling: SideSummary;
+  /** ceiling wall time / chute wall time, pair by pair: the share of the ceiling chute reaches. */
+  ratio: Stat;
+  failures: string[];
+}
+
+/** Runs one side; calls `loaded()` once the load is over, before its checks, so checks cost no CPU in the figures. */
+type Side = (loaded: () => void) => Promise<Omit<Sample, 'serverCpuMs' | 's3CpuMs'>>;
+
+/**
+ * Alternates chute and ceiling runs (the order swapped on every pair, so that a drift of the machine
+ * favours neither), on a freshly created table each time.
+ */
+export async function alternate(
+  env: BenchEnv,
+  options: {
+    runs: number;
+    /** No new pair starts if it would end past this many ms from the first (one pair always runs). */
+    budgetMs: number;
+    label: string;
+    prepare: () => Promise<void>;
+    chute: Side;
+    ceiling: Side;
+  },
+  log: (line: string) => void,
+): Promise<{ chute: Sample[]; ceiling: Sample[] }> {
+  const samples = { chute: [] as Sample[], ceiling: [] as Sample[] };
+  const started = Date.now();
+  for (let i = 0; i < options.runs; i++) {
+    const elapsed = Date.now() - started;
+    if (i > 0 && (elapsed / i) * (i + 1) > options.budgetMs) {
+      log(
+        `  ${options.label}: ${i} of ${options.runs} runs (one more would pass the ${options.budgetMs / 1000} s budget)`,
+      );
+      break;
+    }
+    const order: ('chute' | 'ceiling')[] = i % 2 === 0 ? ['chute', 'ceiling'] : ['ceiling', 'chute'];
+    for (const side of order) {
+      await options.prepare();
+      const before = env.cpu();
+      let after: CpuSnapshot | undefined;
+      let sample: Omit<Sample, 'serverCpuMs' | 's3CpuMs'>;
+      try {
+        sample = await options[side](() => {
+          after = env.cpu();
+        });
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        sample = {
+          wallMs: Number.NaN,
+          peakRssBytes: Number.NaN,
+          clientCpuMs: Number.NaN,
+          failures: [message],
+        };
+      }
+      const spent = cpuDelta(before, after ?? env.cpu());
+      const full: Sample = { ...sample, serverCpuMs: spent.serverMs, s3CpuMs: spent.s3Ms };
+      samples[side].push(full);
+      log(
+        `  ${options.label} run ${i + 1}/${options.runs} ${side.padEnd(7)} ${(full.wallMs / 1000).toFixed(2)} s` +
+          (full.failures.length > 0 ? `  FAILED: ${full.failures.join('; ')}` : ''),
+      );
+    }
+  }
+  return samples;
+}
+
+export function summarise(samples: { chute: Sample[]; ceiling: Sample[] }, work: Work): Paired {
+  const ratios = samples.chute.map((chute, i) => {
+    const ceiling = samples.ceiling[i];
+    return ceiling === undefined ? Number.NaN : ceiling.wallMs / chute.wallMs;
+  });
+  return {
+    runs: samples.chute.length,
+    chute: side(samples.chute, work),
+    ceiling: side(samples.ceiling, work),
+    ratio: stat(ratios),
+    failures: [
+      ...samples.chute.flatMap((s) => s.failures.map((f) => `chute: ${f}`)),
+      ...samples.ceiling.flatMap((s) => s.failures.map((f) => `ceiling: ${f}`)),
+    ],
+  };
+}
+
+function side(samples: Sample[], work: Work): SideSummary {
+  const seconds = samples.map((s) => s.wallMs / 1000);
+  return {
+    wallMs: stat(samples.map((s) => s.wallMs)),
+    mbPerS: stat(seconds.map((s) => work.bytes / MB / s)),
+    rowsPerS: stat(seconds.map((s) => work.rows / s)),
+    filesPerS: stat(seconds.map((s) => work.files / s)),
+    peakRssBytes: Math.max(...samples.map((s) => (Number.isFinite(s.peakRssBytes) ? s.peakRssBytes : 0))),
+    cpuMs: {
+      client: stat(samples.map((s) => s.clientCpuMs)),
+      server: stat(samples.map((s) => s.serverCpuMs)),
+      s3: stat(samples.map((s) => s.s3CpuMs)),
+    },
+  };
+}

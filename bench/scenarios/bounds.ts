@@ -1,0 +1,77 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { bundle } from '../bundle.ts';
+import type { Context } from '../context.ts';
+import { MB, type Stat, stat } from '../stats.ts';
+
+export interface BoundsResult {
+  kind: 'bounds';
+  id: 'bounds';
+  title: string;
+  target: string;
+  /** One GET stream of the clean CSV object from the local S3 server, read to the end. */
+  s3GetMbPerS: Stat;
+  /** Streaming gunzip of the gzip object, in decompressed MB/s. */
+  gunzipMbPerS: Stat;
+  met: boolean;
+  failures: string[];
+}
+
+const SCRIPT = fileURLToPath(new URL('../bounds-process.ts', import.meta.url));
+
+/** The rates of the parts of the path that are not chute's code: what no tuning of chute can beat. */
+export async function bounds(ctx: Context): Promise<BoundsResult> {
+  ctx.log('bounds: S3 GET and gunzip rates on their own');
+  const csv = await ctx.data.cleanCsv();
+  const gz = await ctx.data.gzipCsv();
+  const script = await bundle(SCRIPT);
+  const input = {
+    endpoint: ctx.env.s3.endpoint,
+    bucket: ctx.env.bucket,
+    key: csv.key,
+    gzipPath: gz.gzipPath,
+    runs: ctx.options.smoke ? 1 : 3,
+  };
+  const out = await runJson<{ getMs: number[]; bytes: number; gunzipMs: number[]; gunzipBytes: number }>(
+    script,
+    input,
+  );
+  return {
+    kind: 'bounds',
+    id: 'bounds',
+    title: 'rates of the parts chute does not control',
+    target: 'reported only',
+    s3GetMbPerS: stat(out.getMs.map((ms) => out.bytes / MB / (ms / 1000))),
+    gunzipMbPerS: stat(out.gunzipMs.map((ms) => out.gunzipBytes / MB / (ms / 1000))),
+    met: true,
+    failures: [],
+  };
+}
+
+function runJson<T>(script: string, input: unknown): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [script], {
+      env: {
+        PATH: process.env.PATH ?? '',
+        AWS_ACCESS_KEY_ID: 'S3RVER',
+        AWS_SECRET_ACCESS_KEY: 'S3RVER',
+        AWS_REGION: 'us-east-1',
+      },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (data: Buffer) => {
+      out += data.toString();
+    });
+    child.stderr.on('data', (data: Buffer) => {
+      err += data.toString();
+    });
+    child.stdin.end(JSON.stringify(input));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code !== 0) reject(new Error(`bounds process exited ${code}: ${err.slice(-1000)}`));
+      else resolve(JSON.parse(out.trim().split('\n').pop() ?? '') as T);
+    });
+  });
+}

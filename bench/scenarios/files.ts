@@ -1,0 +1,107 @@
+import type { Context } from '../context.ts';
+import { type ThroughputResult, throughputScenario } from './throughput.ts';
+
+/**
+ * The issue's per-file scenarios. Each ceiling sends the bytes ClickHouse must end up parsing: the file
+ * itself, the decompressed bytes of a gzip object, the clean rows of a file with bad ones.
+ */
+
+export async function cleanCsv(ctx: Context): Promise<ThroughputResult> {
+  const data = await ctx.data.cleanCsv();
+  return throughputScenario(ctx, {
+    id: 'clean',
+    title: `clean CSV, ${data.file.rows.toLocaleString('en-US')} rows`,
+    target: 'ratio ≥ 0.8',
+    minRatio: 0.8,
+    basis: 'MB/s',
+    table: 'bench_clean',
+    route: { prefix: 'clean/', format: 'csv' },
+    events: [data.event],
+    ceiling: { files: [data.file.path], format: 'CSVWithNames' },
+    work: { bytes: data.file.bytes, rows: data.file.rows, files: 1 },
+    storedBytes: data.file.bytes,
+    cleanRows: data.file.rows,
+    badLines: [],
+  });
+}
+
+export async function gzipCsv(ctx: Context): Promise<ThroughputResult> {
+  const data = await ctx.data.gzipCsv();
+  return throughputScenario(ctx, {
+    id: 'gzip',
+    title: `same, gzip object (${(data.storedBytes / 1e6).toFixed(1)} MB stored)`,
+    target: 'ratio ≥ 0.7',
+    minRatio: 0.7,
+    basis: 'MB/s',
+    table: 'bench_gzip',
+    route: { prefix: 'gzip/', format: 'csv' },
+    events: [data.event],
+    ceiling: { files: [data.file.path], format: 'CSVWithNames' },
+    work: { bytes: data.file.bytes, rows: data.file.rows, files: 1 },
+    storedBytes: data.storedBytes,
+    cleanRows: data.file.rows,
+    badLines: [],
+  });
+}
+
+export async function badCsv(ctx: Context, every: 10_000 | 100): Promise<ThroughputResult> {
+  const data = await ctx.data.badCsv(every);
+  const clean = data.file.clean;
+  if (clean === undefined) throw new Error('bad CSV generated without its clean twin');
+  return throughputScenario(ctx, {
+    id: every === 10_000 ? 'bad-1e4' : 'bad-1e2',
+    title: `CSV, 1 bad row in ${every.toLocaleString('en-US')} (${data.file.badLines.length.toLocaleString('en-US')} bad)`,
+    target: every === 10_000 ? 'ratio ≥ 0.5, every bad row in rejects' : 'every bad row in rejects',
+    ...(every === 10_000 ? { minRatio: 0.5 } : {}),
+    basis: 'MB/s',
+    table: `bench_bad${every}`,
+    route: { prefix: `bad${every}/`, format: 'csv' },
+    events: [data.event],
+    ceiling: { files: [clean.path], format: 'CSVWithNames' },
+    work: { bytes: data.file.bytes, rows: data.file.rows, files: 1 },
+    storedBytes: data.file.bytes,
+    cleanRows: clean.rows,
+    badLines: data.file.badLines,
+  });
+}
+
+export async function ndjson(ctx: Context): Promise<ThroughputResult> {
+  const data = await ctx.data.ndjson();
+  return throughputScenario(ctx, {
+    id: 'ndjson',
+    title: `NDJSON, ${data.file.rows.toLocaleString('en-US')} rows`,
+    target: 'ratio ≥ 0.7',
+    minRatio: 0.7,
+    basis: 'MB/s',
+    table: 'bench_ndjson',
+    route: { prefix: 'ndjson/', format: 'ndjson' },
+    events: [data.event],
+    ceiling: { files: [data.file.path], format: 'JSONEachRow' },
+    work: { bytes: data.file.bytes, rows: data.file.rows, files: 1 },
+    storedBytes: data.file.bytes,
+    cleanRows: data.file.rows,
+    badLines: [],
+  });
+}
+
+export async function smallFiles(ctx: Context): Promise<ThroughputResult> {
+  const all = await ctx.data.smallFiles();
+  const count = ctx.options.smallFiles;
+  const bytes = all.bytes.slice(0, count).reduce((sum, b) => sum + b, 0);
+  const rows = all.rows.slice(0, count).reduce((sum, r) => sum + r, 0);
+  return throughputScenario(ctx, {
+    id: 'small-files',
+    title: `${count.toLocaleString('en-US')} small files of ${(ctx.options.smallFileBytes / 1024).toFixed(0)} KB`,
+    target: 'files/s ratio ≥ 0.5',
+    minRatio: 0.5,
+    basis: 'files/s',
+    table: 'bench_small',
+    route: { prefix: 'small/', format: 'csv' },
+    events: all.events.slice(0, count),
+    ceiling: { files: all.paths.slice(0, count), format: 'CSVWithNames' },
+    work: { bytes, rows, files: count },
+    storedBytes: bytes,
+    cleanRows: rows,
+    badLines: [],
+  });
+}

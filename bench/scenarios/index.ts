@@ -1,0 +1,23 @@
+import type { ScenarioId } from '../args.ts';
+import type { Context } from '../context.ts';
+import { type BoundsResult, bounds } from './bounds.ts';
+import { type ColdStartResult, coldStart } from './cold-start.ts';
+import { badCsv, cleanCsv, gzipCsv, ndjson, smallFiles } from './files.ts';
+import { type SizesResult, sizes } from './sizes.ts';
+import type { ThroughputResult } from './throughput.ts';
+import { type WarmResult, warm } from './warm.ts';
+
+export type ScenarioResult = ThroughputResult | SizesResult | WarmResult | ColdStartResult | BoundsResult;
+
+export const SCENARIOS: Record<ScenarioId, (ctx: Context) => Promise<ScenarioResult>> = {
+  clean: cleanCsv,
+  gzip: gzipCsv,
+  'bad-1e4': (ctx) => badCsv(ctx, 10_000),
+  'bad-1e2': (ctx) => badCsv(ctx, 100),
+  ndjson,
+  'small-files': smallFiles,
+  sizes,
+  warm,
+  'cold-start': coldStart,
+  bounds,
+};

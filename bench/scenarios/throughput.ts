@@ -1,0 +1,128 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { S3Event } from 'aws-lambda';
+import { runCeiling } from '../ceiling.ts';
+import { benchRoute, runChute } from '../chute.ts';
+import type { Context } from '../context.ts';
+import { TABLE_COLUMNS } from '../data.ts';
+import { alternate, type Paired, summarise, type Work } from '../paired.ts';
+import { resetTables } from '../tables.ts';
+import { verifyCeiling, verifyChute } from '../verify.ts';
+
+export interface ThroughputSpec {
+  id: string;
+  title: string;
+  /** The issue's target, as text, and the ratio it asks for (none: reported only). */
+  target: string;
+  minRatio?: number;
+  /** What the ratio compares: bytes per second, or files per second for many small files. */
+  basis: 'MB/s' | 'files/s';
+  table: string;
+  route: { prefix: string; format: 'csv' | 'ndjson' };
+  events: S3Event[];
+  /** What the ceiling POSTs, and how. */
+  ceiling: { files: string[]; format: 'CSVWithNames' | 'JSONEachRow' };
+  work: Work;
+  /** Bytes as stored in S3 (compressed, when it is). */
+  storedBytes: number;
+  cleanRows: number;
+  badLines: readonly number[];
+}
+
+export interface ThroughputResult extends Paired {
+  kind: 'throughput';
+  id: string;
+  title: string;
+  target: string;
+  minRatio?: number;
+  basis: 'MB/s' | 'files/s';
+  work: Work & { storedBytes: number; cleanRows: number; badRows: number };
+  /** Bad rows found in rejects at their own line, the lowest over chute's runs. */
+  rejectsFound?: number;
+  /** Whether the target is met: correct in every run, and the median ratio at or above the target. */
+  met: boolean;
+}
+
+/** chute and the ceiling, alternated, each on a freshly created table; correctness checked after every run. */
+export async function runThroughput(
+  ctx: Context,
+  spec: ThroughputSpec,
+): Promise<Paired & { rejectsFound: number }> {
+  const { env, options } = ctx;
+  const expected = {
+    table: spec.table,
+    files: spec.events.length,
+    cleanRows: spec.cleanRows,
+    badLines: spec.badLines,
+  };
+  let rejectsFound = spec.badLines.length;
+  const samples = await alternate(
+    env,
+    {
+      runs: options.runs,
+      budgetMs: options.scenarioBudgetMs,
+      label: spec.id,
+      prepare: async () => {
+        await resetTables(env, spec.table, TABLE_COLUMNS, ctx.log);
+        // Let the server finish dropping the previous table's parts before the clock starts.
+        await sleep(300);
+      },
+      chute: async (loaded) => {
+        const run = await runChute(env, {
+          events: spec.events,
+          config: { routes: [benchRoute(spec.route.prefix, spec.table, spec.route.format)] },
+          timeoutMs: options.runTimeoutMs,
+        });
+        loaded();
+        const verdict = await verifyChute(env, run, expected);
+        rejectsFound = Math.min(rejectsFound, verdict.rejectsFound);
+        return {
+          wallMs: run.wallMs,
+          peakRssBytes: run.peakRssBytes,
+          clientCpuMs: run.cpuMs,
+          failures: verdict.failures,
+        };
+      },
+      ceiling: async (loaded) => {
+        const run = await runCeiling({
+          clickhouseUrl: env.clickhouse.url,
+          query: `INSERT INTO ${spec.table} FORMAT ${spec.ceiling.format}`,
+          files: spec.ceiling.files,
+          timeoutMs: options.runTimeoutMs,
+        });
+        loaded();
+        return {
+          wallMs: run.durationMs,
+          peakRssBytes: run.peakRssBytes,
+          clientCpuMs: run.cpuMs,
+          failures: await verifyCeiling(env, run.errors, { table: spec.table, cleanRows: spec.cleanRows }),
+        };
+      },
+    },
+    ctx.log,
+  );
+  await env.sql(`DROP TABLE IF EXISTS ${spec.table}`);
+  return { ...summarise(samples, spec.work), rejectsFound };
+}
+
+export async function throughputScenario(ctx: Context, spec: ThroughputSpec): Promise<ThroughputResult> {
+  ctx.log(`${spec.id}: ${spec.title}`);
+  const { rejectsFound, ...paired } = await runThroughput(ctx, spec);
+  const ratioMet = spec.minRatio === undefined || paired.ratio.median >= spec.minRatio;
+  return {
+    kind: 'throughput',
+    id: spec.id,
+    title: spec.title,
+    target: spec.target,
+    ...(spec.minRatio === undefined ? {} : { minRatio: spec.minRatio }),
+    basis: spec.basis,
+    work: {
+      ...spec.work,
+      storedBytes: spec.storedBytes,
+      cleanRows: spec.cleanRows,
+      badRows: spec.badLines.length,
+    },
+    ...paired,
+    ...(spec.badLines.length > 0 ? { rejectsFound } : {}),
+    met: paired.failures.length === 0 && ratioMet,
+  };
+}

@@ -1,0 +1,36 @@
+import { LedgerSchema } from '../functions/core/config/schema.ts';
+import type { BenchEnv } from './env.ts';
+
+/** chute's load history (default name): it remembers loaded object versions, so each run must start without it. */
+const LEDGER = LedgerSchema.parse({}).table;
+
+let dedupSetting: Promise<boolean> | undefined;
+
+/**
+ * A fresh, empty target table and an empty load history before every run: otherwise chute would rightly skip
+ * an object version it loaded in the previous run. On servers that deduplicate plain MergeTree inserts
+ * (22.2+), the table gets the window chute's exactly-once delivery requires, as a user's table would.
+ */
+export async function resetTables(
+  env: BenchEnv,
+  table: string,
+  columns: string,
+  log?: (line: string) => void,
+): Promise<void> {
+  dedupSetting ??= env
+    .sql("SELECT count() FROM system.merge_tree_settings WHERE name = 'non_replicated_deduplication_window'")
+    .then((text) => Number(text.trim()) > 0);
+  const settings = (await dedupSetting) ? ' SETTINGS non_replicated_deduplication_window = 1000' : '';
+  const dropping = Date.now();
+  await env.sql(`DROP TABLE IF EXISTS ${table}`);
+  const dropMs = Date.now() - dropping;
+  // A slow drop is the server still merging the many small parts the previous run left: worth knowing.
+  if (dropMs > 2000) log?.(`  dropping ${table} took ${(dropMs / 1000).toFixed(1)} s`);
+  await env.sql(`CREATE TABLE ${table} ${columns} ENGINE = MergeTree ORDER BY id${settings}`);
+  await env.sql(`TRUNCATE TABLE IF EXISTS ${LEDGER}`);
+  await env.sql(`TRUNCATE TABLE IF EXISTS ${LEDGER}_chunks`);
+}
+
+export async function tableCount(env: BenchEnv, table: string): Promise<number> {
+  return Number((await env.sql(`SELECT count() FROM ${table}`)).trim());
+}
