@@ -33,11 +33,6 @@ export interface IngestDependencies {
   /** Database for route tables given without one. */
   readonly defaultDatabase: string;
   readonly chunking: ChunkingConfig;
-  /**
-   * Chunk buffers shared by every file the container loads: allocating a chunk-sized buffer per file would
-   * make the garbage collector the main cost of small files. Default: one pool per file.
-   */
-  readonly pool?: BufferPool | undefined;
 }
 
 export interface IngestOptions {
@@ -136,7 +131,7 @@ export async function ingestObject(
     const committed = prior.committed;
 
     const counts = { rows: 0, blankLines: 0, bytes: 0 };
-    const pool = deps.pool ?? new BufferPool(chunkBufferSize(deps.chunking));
+    const pool = new BufferPool(chunkBufferSize(deps.chunking));
     let plan: ColumnPlan | undefined =
       route.format !== 'ndjson' && !route.header && route.columns !== undefined
         ? planColumns(route, route.columns, columns, capabilities, where)

@@ -4,7 +4,6 @@ import { S3ObjectStore } from '../adapters/s3-object-store.ts';
 import { S3RejectsStore } from '../adapters/s3-rejects-store.ts';
 import { clickHouseAdapters } from '../clickhouse/adapters.ts';
 import type { ChuteConfig } from '../config/schema.ts';
-import { BufferPool, chunkBufferSize } from './buffer-pool.ts';
 import type { IngestDependencies } from './ingest-object.ts';
 
 /** The pipeline's ports for objects in S3 (or an S3-compatible server) loading into one ClickHouse. */
@@ -20,6 +19,5 @@ export function s3IngestDependencies(
     rejects: new S3RejectsStore(s3, config.rejects.prefix),
     defaultDatabase,
     chunking: config.chunking,
-    pool: new BufferPool(chunkBufferSize(config.chunking)),
   };
 }
