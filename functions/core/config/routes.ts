@@ -14,3 +14,8 @@ export function matchRoute(routes: readonly Route[], key: string): Route | undef
 export function routeName(route: Route): string {
   return route.name ?? (route.prefix || route.table);
 }
+
+/** The byte that separates fields in this route's files: a tab for TSV, the configured delimiter for CSV. */
+export function fieldDelimiter(route: Route): string {
+  return route.format === 'tsv' ? '\t' : (route.delimiter ?? ',');
+}

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { parseTableName, tableLabel } from '../clickhouse/sql.ts';
-import { routeName } from '../config/routes.ts';
+import { fieldDelimiter, routeName } from '../config/routes.ts';
 import type { ChunkingConfig, Route } from '../config/schema.ts';
 import { ChuteError, describeError } from '../errors.ts';
 import type { Ledger, LedgerEntry, PriorAttempts, VersionKey } from '../ports/ledger.ts';
@@ -218,7 +218,7 @@ export async function ingestObject(
               );
             }
             const outcome = await loadChunk(chunk, target, route.badRows.policy, where, (c) =>
-              indexChunk(c, route.format, delimiterOf(route)),
+              indexChunk(c, route.format, fieldDelimiter(route)),
             );
             summary.inserts += outcome.inserts;
             inserted = outcome.inserted;
@@ -324,10 +324,6 @@ function ledgerEntry(summary: FileSummary, version: VersionKey, started: Date): 
     error: summary.status === 'loaded' ? '' : (summary.reason ?? ''),
     delivery: summary.delivery ?? 'exactly-once',
   };
-}
-
-function delimiterOf(route: Route): string {
-  return route.format === 'tsv' ? '\t' : (route.delimiter ?? ',');
 }
 
 /** Rows refused before ClickHouse and rows ClickHouse refused, in file order. */

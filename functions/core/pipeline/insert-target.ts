@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { parse } from 'csv-parse/sync';
 import type { TableRef } from '../clickhouse/sql.ts';
+import { fieldDelimiter } from '../config/routes.ts';
 import type { ChunkingConfig, Route } from '../config/schema.ts';
 import type { VersionKey } from '../ports/ledger.ts';
 import type { ServerCapabilities, TableColumn, Warehouse } from '../ports/warehouse.ts';
@@ -52,12 +53,7 @@ export function insertTarget(
     screen:
       plan.columns === undefined
         ? undefined
-        : createRowScreen(
-            route.format,
-            route.format === 'tsv' ? '\t' : (route.delimiter ?? ','),
-            plan.columns,
-            tableColumns,
-          ),
+        : createRowScreen(route.format, fieldDelimiter(route), plan.columns, tableColumns),
   };
 }
 

@@ -1,3 +1,4 @@
+import { fieldDelimiter } from '../config/routes.ts';
 import type { ChunkingConfig, Route } from '../config/schema.ts';
 import { ChuteError } from '../errors.ts';
 import { parseHeader } from '../format/header.ts';
@@ -25,7 +26,7 @@ export async function* readChunks(
   where: string,
   source: ChunkSource,
 ): AsyncGenerator<Chunk> {
-  const delimiter = route.format === 'tsv' ? '\t' : (route.delimiter ?? ',');
+  const delimiter = fieldDelimiter(route);
   const assembler = new ChunkAssembler({
     format: route.format,
     delimiter,
