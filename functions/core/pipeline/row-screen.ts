@@ -29,10 +29,14 @@ export function createRowScreen(
 ): RowScreen | undefined {
   if (format === 'ndjson') return undefined;
   const types = new Map(table.map((c) => [c.name, c.type]));
-  const digitColumns = columns.map((name) => NEEDS_DIGITS.test(types.get(name) ?? ''));
-  const nullable = columns.map((name) => (types.get(name) ?? '').startsWith('Nullable('));
+  const known: ScreenColumns = {
+    names: columns,
+    needsDigits: columns.map((name) => NEEDS_DIGITS.test(types.get(name) ?? '')),
+    nullable: columns.map((name) => (types.get(name) ?? '').startsWith('Nullable(')),
+    types,
+    shown: columns.length > 8 ? `${columns.slice(0, 8).join(', ')}, …` : columns.join(', '),
+  };
   const separator = delimiter.charCodeAt(0);
-  const shown = columns.length > 8 ? `${columns.slice(0, 8).join(', ')}, …` : columns.join(', ');
   return (chunk, index) => {
     const found = new Map<number, string>();
     const body = chunk.body;
@@ -40,13 +44,21 @@ export function createRowScreen(
       const start = index.offsets[row] ?? 0;
       const end = (index.offsets[row + 1] ?? start) - 1; // the line feed
       const reason =
-        format === 'csv'
-          ? screenCsv(body, start, end, separator, columns, digitColumns, nullable, types, shown)
-          : screenTsv(body, start, end, columns, digitColumns, nullable, types, shown);
+        format === 'csv' ? screenCsv(body, start, end, separator, known) : screenTsv(body, start, end, known);
       if (reason !== undefined) found.set(row, reason);
     }
     return found;
   };
+}
+
+/** What the screen knows of the file's columns, in file order. */
+interface ScreenColumns {
+  readonly names: readonly string[];
+  readonly needsDigits: readonly boolean[];
+  readonly nullable: readonly boolean[];
+  readonly types: ReadonlyMap<string, string>;
+  /** The names as a message lists them. */
+  readonly shown: string;
 }
 
 function screenCsv(
@@ -54,11 +66,7 @@ function screenCsv(
   start: number,
   end: number,
   separator: number,
-  columns: readonly string[],
-  digitColumns: readonly boolean[],
-  nullable: readonly boolean[],
-  types: ReadonlyMap<string, string>,
-  shown: string,
+  columns: ScreenColumns,
 ): string | undefined {
   let field = 0;
   let fieldStart = start;
@@ -84,7 +92,7 @@ function screenCsv(
     }
     atStart = false;
     if (c === separator) {
-      problem ??= checkField(body, fieldStart, i, field, digits, columns, digitColumns, nullable, types);
+      problem ??= checkField(body, fieldStart, i, field, digits, columns);
       field++;
       fieldStart = i + 1;
       digits = false;
@@ -92,20 +100,10 @@ function screenCsv(
     } else if (c !== undefined && c >= DIGIT_0 && c <= DIGIT_9) digits = true;
   }
   if (inQuotes) return undefined; // ClickHouse will say what is wrong with the quoting
-  // A wrong field count explains any value out of place, so it is the reason given first.
-  return field === columns.length ? problem : `expected ${columns.length} fields (${shown}), found ${field}`;
+  return verdict(field, problem, columns);
 }
 
-function screenTsv(
-  body: Buffer,
-  start: number,
-  end: number,
-  columns: readonly string[],
-  digitColumns: readonly boolean[],
-  nullable: readonly boolean[],
-  types: ReadonlyMap<string, string>,
-  shown: string,
-): string | undefined {
+function screenTsv(body: Buffer, start: number, end: number, columns: ScreenColumns): string | undefined {
   let field = 0;
   let fieldStart = start;
   let digits = false;
@@ -113,14 +111,20 @@ function screenTsv(
   for (let i = start; i <= end; i++) {
     const c = i === end ? 0x09 : body[i];
     if (c === 0x09) {
-      problem ??= checkField(body, fieldStart, i, field, digits, columns, digitColumns, nullable, types);
+      problem ??= checkField(body, fieldStart, i, field, digits, columns);
       field++;
       fieldStart = i + 1;
       digits = false;
     } else if (c === BACKSLASH) i++;
     else if (c !== undefined && c >= DIGIT_0 && c <= DIGIT_9) digits = true;
   }
-  return field === columns.length ? problem : `expected ${columns.length} fields (${shown}), found ${field}`;
+  return verdict(field, problem, columns);
+}
+
+/** A wrong field count explains any value out of place, so it is the reason given first. */
+function verdict(fields: number, problem: string | undefined, columns: ScreenColumns): string | undefined {
+  const expected = columns.names.length;
+  return fields === expected ? problem : `expected ${expected} fields (${columns.shown}), found ${fields}`;
 }
 
 function checkField(
@@ -129,15 +133,12 @@ function checkField(
   to: number,
   field: number,
   digits: boolean,
-  columns: readonly string[],
-  digitColumns: readonly boolean[],
-  nullable: readonly boolean[],
-  types: ReadonlyMap<string, string>,
+  columns: ScreenColumns,
 ): string | undefined {
-  if (digits || to === from || field >= columns.length || !digitColumns[field]) return undefined;
+  if (digits || to === from || field >= columns.names.length || !columns.needsDigits[field]) return undefined;
   const text = body.toString('utf8', from, Math.min(to, from + 200)).trim();
   if (text === '' || text === '""') return undefined; // empty: the column's default
-  if (nullable[field] && (text === 'NULL' || text === '\\N')) return undefined;
-  const name = columns[field] ?? '';
-  return `column ${name} (${types.get(name)}) cannot take ${JSON.stringify(text)}: a number or date needs digits`;
+  if (columns.nullable[field] && (text === 'NULL' || text === '\\N')) return undefined;
+  const name = columns.names[field] ?? '';
+  return `column ${name} (${columns.types.get(name)}) cannot take ${JSON.stringify(text)}: a number or date needs digits`;
 }
