@@ -19,7 +19,13 @@ function assemble(
   input: string | Buffer,
   options: { format?: DataFormat; header?: boolean; piece?: number; chunking?: Partial<ChunkingConfig> } = {},
 ): Run {
-  const chunking = { maxBytes: 1 << 20, maxRows: 100_000, maxRecordBytes: 1024, ...options.chunking };
+  const chunking = {
+    maxBytes: 1 << 20,
+    maxRows: 100_000,
+    maxRecordBytes: 1024,
+    insertsInFlight: 2,
+    ...options.chunking,
+  };
   const format = options.format ?? 'csv';
   const delimiter = format === 'tsv' ? '\t' : ',';
   let header: string | undefined;

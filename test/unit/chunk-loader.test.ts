@@ -99,7 +99,7 @@ interface Built {
  * differ the way they do in real files.
  */
 function build(texts: readonly string[], options: { prefix?: string; blankEvery?: number } = {}): Built {
-  const chunking = { maxBytes: 1 << 20, maxRows: 100_000, maxRecordBytes: 1024 };
+  const chunking = { maxBytes: 1 << 20, maxRows: 100_000, maxRecordBytes: 1024, insertsInFlight: 2 };
   const assembler = new ChunkAssembler({
     format: 'csv',
     delimiter: ',',
@@ -167,7 +167,7 @@ describe('loadChunk, clean data', () => {
   });
 
   it('sends nothing for a chunk without rows, and leaves the chunker’s own rejects out', async () => {
-    const chunking = { maxBytes: 1024, maxRows: 10, maxRecordBytes: 64 };
+    const chunking = { maxBytes: 1024, maxRows: 10, maxRecordBytes: 64, insertsInFlight: 2 };
     const assembler = new ChunkAssembler({
       format: 'csv',
       delimiter: ',',

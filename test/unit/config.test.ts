@@ -30,6 +30,7 @@ describe('parseConfig defaults', () => {
       maxBytes: 8 * 1024 * 1024,
       maxRows: 500_000,
       maxRecordBytes: 1024 * 1024,
+      insertsInFlight: 2,
     });
     expect(config.rejects).toEqual({ prefix: 'chute-rejects/' });
     expect(config.clickhouse).toEqual({
@@ -80,9 +81,9 @@ describe('parseConfig defaults', () => {
         },
       ],
       rejects: { prefix: 'bad/' },
-      chunking: { maxBytes: 1024, maxRows: 1, maxRecordBytes: 64 },
+      chunking: { maxBytes: 1024, maxRows: 1, maxRecordBytes: 64, insertsInFlight: 1 },
     });
-    expect(config.chunking).toEqual({ maxBytes: 1024, maxRows: 1, maxRecordBytes: 64 });
+    expect(config.chunking).toEqual({ maxBytes: 1024, maxRows: 1, maxRecordBytes: 64, insertsInFlight: 1 });
     expect(config.rejects.prefix).toBe('bad/');
     expect(config.routes[0]?.delimiter).toBe(';');
     expect(config.routes[0]?.badRows.maxRejectedRows).toBe(0);
@@ -148,6 +149,7 @@ describe('parseConfig refusals', () => {
     ['maxRows of 0', { maxRows: 0 }, 'chunking.maxRows'],
     ['a fractional maxRows', { maxRows: 1.5 }, 'chunking.maxRows'],
     ['maxRecordBytes below 64', { maxRecordBytes: 63 }, 'chunking.maxRecordBytes'],
+    ['insertsInFlight above 4', { insertsInFlight: 5 }, 'chunking.insertsInFlight'],
   ])('refuses chunking with %s', (_, chunking, path) => {
     const error = thrown(() => parseConfig({ ...minimal(), chunking }));
     expect(error.code).toBe('CONFIG_INVALID');

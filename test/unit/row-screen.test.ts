@@ -15,7 +15,7 @@ const TABLE: TableColumn[] = [
 const COLUMNS = ['id', 'ts', 'note', 'amount'];
 
 function screen(rows: string[], format: DataFormat = 'csv'): Map<number, string> {
-  const chunking = { maxBytes: 1 << 20, maxRows: 1000, maxRecordBytes: 1024 };
+  const chunking = { maxBytes: 1 << 20, maxRows: 1000, maxRecordBytes: 1024, insertsInFlight: 2 };
   const delimiter = format === 'tsv' ? '\t' : ',';
   const assembler = new ChunkAssembler({
     format,

@@ -136,6 +136,13 @@ export const ChunkingSchema = z
       .min(64)
       .max(16 * 1024 * 1024)
       .default(1024 * 1024),
+    /**
+     * Chunks inserting at once. Two let ClickHouse parse one chunk while the next is sent and the previous one
+     * commits (about +10% throughput measured, one more chunk buffer of memory). Where inserts carry no
+     * deduplication token (at-least-once delivery), a failure can repeat up to this many chunks: 1 keeps that
+     * to one. Default 2.
+     */
+    insertsInFlight: z.number().int().min(1).max(4).default(2),
   })
   .strict();
 
@@ -156,6 +163,7 @@ export const ChuteConfigSchema = z
       maxBytes: 8 * 1024 * 1024,
       maxRows: 500_000,
       maxRecordBytes: 1024 * 1024,
+      insertsInFlight: 2,
     }),
   })
   .strict()

@@ -4,7 +4,8 @@
  * set (one chunk inserting, one read ahead, one filling) and nothing more.
  */
 export class BufferPool {
-  readonly #size: number;
+  #size: number;
+  #handedOut = false;
   readonly #keep: number;
   readonly #free: Buffer[] = [];
 
@@ -17,7 +18,17 @@ export class BufferPool {
     return this.#size;
   }
 
+  /**
+   * Makes buffers no bigger than `bytes` when that is all a chunk can need (a small plain object): a 2 KB file
+   * must not cost a 10 MB allocation, which also drives the collector into a full cycle every few files.
+   * Only before the first buffer is handed out, so every buffer of a file has one size.
+   */
+  fitTo(bytes: number): void {
+    if (!this.#handedOut && bytes < this.#size) this.#size = Math.max(1, bytes);
+  }
+
   acquire(): Buffer {
+    this.#handedOut = true;
     return this.#free.pop() ?? Buffer.allocUnsafeSlow(this.#size);
   }
 
@@ -37,4 +48,13 @@ export class BufferPool {
  */
 export function chunkBufferSize(chunking: { maxBytes: number; maxRecordBytes: number }): number {
   return chunking.maxBytes + 2 * (chunking.maxRecordBytes + 1);
+}
+
+/**
+ * The most a chunk of a plain (not compressed) object of `objectBytes` can hold: a repeated header line (at
+ * most the whole object) and the records (at most the whole object, plus the line feed added to a last line
+ * that lacks one).
+ */
+export function plainChunkBound(objectBytes: number): number {
+  return 2 * objectBytes + 2;
 }

@@ -14,6 +14,8 @@ export async function* decompress(
   source: AsyncIterable<Buffer>,
   compression: Compression,
   key: string,
+  /** Told, before the first bytes are yielded, whether they are being decompressed. */
+  onDetected?: (gzip: boolean) => void,
 ): AsyncGenerator<Buffer> {
   const iterator = source[Symbol.asyncIterator]();
   const head: Buffer[] = [];
@@ -33,6 +35,7 @@ export async function* decompress(
     compression === 'gzip' ||
     (compression === 'auto' &&
       ((first[0] === GZIP_MAGIC_0 && first[1] === GZIP_MAGIC_1) || /\.gz(ip)?$/i.test(key)));
+  onDetected?.(gzip);
 
   async function* rest(): AsyncGenerator<Buffer> {
     if (first.length > 0) yield first;

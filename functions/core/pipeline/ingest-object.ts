@@ -13,7 +13,7 @@ import {
   type RejectsWriter,
 } from '../ports/object-store.ts';
 import type { Warehouse } from '../ports/warehouse.ts';
-import { BufferPool, chunkBufferSize } from './buffer-pool.ts';
+import { BufferPool, chunkBufferSize, plainChunkBound } from './buffer-pool.ts';
 import type { Chunk } from './chunk.ts';
 import { indexChunk } from './chunk-index.ts';
 import { type ChunkInsertTarget, loadChunk } from './chunk-loader.ts';
@@ -23,6 +23,7 @@ import { insertTarget } from './insert-target.ts';
 import { checkHeadroom, decideDelivery, describe } from './preflight.ts';
 import { readChunks } from './read-chunks.ts';
 import type { FileSummary, Progress } from './summary.ts';
+import { collectYoungGarbage } from './young-garbage.ts';
 
 export interface IngestDependencies {
   readonly objects: ObjectStore;
@@ -44,8 +45,21 @@ export interface IngestOptions {
   readonly headroomMs?: number | undefined;
 }
 
-/** At most one more chunk is read while the current one inserts: S3 reads overlap inserts, memory stays flat. */
+/** One more chunk is read while inserts run: S3 reads overlap inserts, memory stays flat. */
 const PREFETCH_CHUNKS = 1;
+
+interface LoadedChunk {
+  readonly inserted: number;
+  readonly rejected: readonly RejectedRow[];
+  readonly inserts: number;
+  /** Committed by an earlier attempt, not inserted now. */
+  readonly resumed: boolean;
+}
+
+interface InFlight {
+  readonly chunk: Chunk;
+  readonly load: Promise<LoadedChunk>;
+}
 
 /** Failures that are the file's content, not the system's: recorded as rejected-file. */
 const FILE_REJECTIONS = new Set(['REJECT_LIMIT_EXCEEDED']);
@@ -131,13 +145,18 @@ export async function ingestObject(
     const committed = prior.committed;
 
     const counts = { rows: 0, blankLines: 0, bytes: 0 };
-    const pool = new BufferPool(chunkBufferSize(deps.chunking));
+    const pool = new BufferPool(
+      chunkBufferSize(deps.chunking),
+      deps.chunking.insertsInFlight + PREFETCH_CHUNKS,
+    );
     let plan: ColumnPlan | undefined =
       route.format !== 'ndjson' && !route.header && route.columns !== undefined
         ? planColumns(route, route.columns, columns, capabilities, where)
         : undefined;
     const chunks = readChunks(
-      decompress(countBytes(opened.body, summary, where), route.compression, ref.key),
+      decompress(countBytes(opened.body, summary, where, opened.size), route.compression, ref.key, (gzip) => {
+        if (!gzip && opened.size !== undefined) pool.fitTo(plainChunkBound(opened.size));
+      }),
       route,
       deps.chunking,
       where,
@@ -168,6 +187,75 @@ export async function ingestObject(
       }
     };
 
+    /** One chunk's insert (or its resumed commit), started now and settled later, in file order. */
+    const startLoad = async (chunk: Chunk): Promise<LoadedChunk> => {
+      const done = committed.get(chunk.index);
+      // Committed by an earlier attempt: its rows are in the table, its rejects in the ledger.
+      if (done !== undefined)
+        return { inserted: done.rowsInserted, rejected: done.rejected, inserts: 0, resumed: true };
+      checkHeadroom(options, where, chunk);
+      if (route.badRows.policy === 'fail' && chunk.rejected[0] !== undefined) {
+        const first = chunk.rejected[0];
+        throw new ChuteError(
+          'REJECT_LIMIT_EXCEEDED',
+          `${where}, line ${first.line}: ${first.reason} (badRows.policy is "fail")`,
+        );
+      }
+      if (chunk.rows === 0) return { inserted: 0, rejected: chunk.rejected, inserts: 0, resumed: false };
+      if (target === undefined) {
+        plan ??= planNdjson(route, chunk, columns, capabilities, where);
+        target = insertTarget(
+          deps.warehouse,
+          table,
+          plan,
+          route,
+          capabilities,
+          deps.chunking,
+          loadedVersion,
+          columns,
+        );
+      }
+      const outcome = await loadChunk(chunk, target, route.badRows.policy, where, (c) =>
+        indexChunk(c, route.format, fieldDelimiter(route)),
+      );
+      return {
+        inserted: outcome.inserted,
+        rejected: mergeByRow(chunk.rejected, outcome.rejected),
+        inserts: outcome.inserts,
+        resumed: false,
+      };
+    };
+    const recordCommit = (chunk: Chunk, loaded: LoadedChunk) =>
+      deps.ledger?.recordChunk(loadedVersion, {
+        chunk: chunk.index,
+        rowsInserted: loaded.inserted,
+        rejected: loaded.rejected,
+      });
+    /** Counts a chunk's outcome, in file order: rejects are written in the order of the file. */
+    const settle = async ({ chunk, load }: InFlight): Promise<void> => {
+      const loaded = await load;
+      if (loaded.resumed) summary.chunksResumed++;
+      summary.inserts += loaded.inserts;
+      summary.rowsInserted += loaded.inserted;
+      await writeRejects(loaded.rejected);
+      // Recorded before any limit is enforced: these rows are committed, and a retry must skip them. The
+      // last chunk's commit is recorded by the file's own history row, one insert fewer for small files.
+      // (Unless the file is about to fail on its rejects: then the retry needs this record.)
+      if (!loaded.resumed && (!chunk.final || summary.rowsRejected > route.badRows.maxRejectedRows)) {
+        await recordCommit(chunk, loaded);
+      }
+      checkRejectLimit(loaded.rejected);
+      pool.release(chunk.body);
+      options.onProgress?.({
+        bytes: summary.bytes,
+        bytesDecompressed: chunk.bytesThrough,
+        rowsInserted: summary.rowsInserted,
+        rowsRejected: summary.rowsRejected,
+        chunks: summary.chunks,
+        elapsedMs: Date.now() - started.getTime(),
+      });
+    };
+
     const iterator = chunks[Symbol.asyncIterator]();
     const ahead: Promise<IteratorResult<Chunk>>[] = [];
     const pull = () => {
@@ -175,6 +263,7 @@ export async function ingestObject(
       next.catch(() => undefined); // surfaced when awaited below
       ahead.push(next);
     };
+    const inFlight: InFlight[] = [];
     pull();
     try {
       for (;;) {
@@ -183,72 +272,26 @@ export async function ingestObject(
         const result = await current;
         if (result.done) break;
         const chunk = result.value;
+        // The read buffers of this chunk are dead once it is cut: free them now, not a gigabyte later.
+        if (!chunk.final) collectYoungGarbage();
         while (ahead.length < PREFETCH_CHUNKS) pull();
         summary.chunks++;
-
-        const done = committed.get(chunk.index);
-        if (done !== undefined) {
-          // Committed by an earlier attempt: its rows are in the table, its rejects in the ledger.
-          summary.chunksResumed++;
-          summary.rowsInserted += done.rowsInserted;
-          await writeRejects(done.rejected);
-        } else {
-          checkHeadroom(options, where, chunk);
-          if (route.badRows.policy === 'fail' && chunk.rejected[0] !== undefined) {
-            const first = chunk.rejected[0];
-            throw new ChuteError(
-              'REJECT_LIMIT_EXCEEDED',
-              `${where}, line ${first.line}: ${first.reason} (badRows.policy is "fail")`,
-            );
-          }
-          let inserted = 0;
-          let rejected: readonly RejectedRow[] = chunk.rejected;
-          if (chunk.rows > 0) {
-            if (target === undefined) {
-              plan ??= planNdjson(route, chunk, columns, capabilities, where);
-              target = insertTarget(
-                deps.warehouse,
-                table,
-                plan,
-                route,
-                capabilities,
-                deps.chunking,
-                loadedVersion,
-                columns,
-              );
-            }
-            const outcome = await loadChunk(chunk, target, route.badRows.policy, where, (c) =>
-              indexChunk(c, route.format, fieldDelimiter(route)),
-            );
-            summary.inserts += outcome.inserts;
-            inserted = outcome.inserted;
-            rejected = mergeByRow(chunk.rejected, outcome.rejected);
-          }
-          summary.rowsInserted += inserted;
-          await writeRejects(rejected);
-          // Recorded before any limit is enforced: these rows are committed, and a retry must skip them. The
-          // last chunk's commit is recorded by the file's own history row, one insert fewer for small files.
-          // (Unless the file is about to fail on its rejects: then the retry needs this record.)
-          if (!chunk.final || summary.rowsRejected > route.badRows.maxRejectedRows) {
-            await deps.ledger?.recordChunk(loadedVersion, {
-              chunk: chunk.index,
-              rowsInserted: inserted,
-              rejected,
-            });
-          }
-          checkRejectLimit(rejected);
-        }
-        pool.release(chunk.body);
-        options.onProgress?.({
-          bytes: summary.bytes,
-          bytesDecompressed: chunk.bytesThrough,
-          rowsInserted: summary.rowsInserted,
-          rowsRejected: summary.rowsRejected,
-          chunks: summary.chunks,
-          elapsedMs: Date.now() - started.getTime(),
-        });
+        const load = startLoad(chunk);
+        load.catch(() => undefined); // surfaced when settled
+        inFlight.push({ chunk, load });
+        if (inFlight.length >= deps.chunking.insertsInFlight) await settle(inFlight.shift() as InFlight);
       }
+      for (let next = inFlight.shift(); next !== undefined; next = inFlight.shift()) await settle(next);
     } finally {
+      // On a failure, inserts still in flight finish before their buffers go away; what they committed is
+      // counted and recorded, so that the retry skips it.
+      for (const { chunk, load } of inFlight.splice(0)) {
+        const loaded = await load.catch(() => undefined);
+        if (loaded === undefined || loaded.resumed) continue;
+        summary.inserts += loaded.inserts;
+        summary.rowsInserted += loaded.inserted;
+        await Promise.resolve(recordCommit(chunk, loaded)).catch(() => undefined);
+      }
       await iterator.return?.(undefined).catch(() => undefined);
     }
     summary.rowsRead = counts.rows;
@@ -333,14 +376,30 @@ function mergeByRow(a: readonly RejectedRow[], b: readonly RejectedRow[]): reado
   return [...a, ...b].sort((x, y) => x.row - y.row);
 }
 
-async function* countBytes(body: Readable, summary: FileSummary, where: string): AsyncGenerator<Buffer> {
+/**
+ * The object's bytes as read, counted. More bytes than the object's announced size mean it changed while it
+ * was read (a local file still being written): the file fails rather than overrun buffers sized to it.
+ */
+async function* countBytes(
+  body: Readable,
+  summary: FileSummary,
+  where: string,
+  size: number | undefined,
+): AsyncGenerator<Buffer> {
   try {
     for await (const piece of body) {
       const buffer = piece as Buffer;
       summary.bytes += buffer.length;
+      if (size !== undefined && summary.bytes > size) {
+        throw new ChuteError(
+          'OBJECT_READ_FAILED',
+          `${where}: the object is longer than the ${size} bytes announced when it was opened: it changed while it was read. Load it again once it is complete`,
+        );
+      }
       yield buffer;
     }
   } catch (error) {
+    if (error instanceof ChuteError) throw error;
     throw new ChuteError(
       'OBJECT_READ_FAILED',
       `${where}: reading the object failed after ${summary.bytes} bytes (${describeError(error)}); the retry resumes after the committed chunks`,

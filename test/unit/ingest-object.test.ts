@@ -1,0 +1,381 @@
+import { Readable } from 'node:stream';
+import { gzipSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { parseConfig, parseRoute } from '../../functions/core/config/parse.ts';
+import type { ChunkingConfig, Route } from '../../functions/core/config/schema.ts';
+import { type IngestDependencies, ingestObject } from '../../functions/core/pipeline/ingest-object.ts';
+import type { FileSummary } from '../../functions/core/pipeline/summary.ts';
+import type {
+  CommittedChunk,
+  Ledger,
+  LedgerEntry,
+  PriorAttempts,
+  VersionKey,
+} from '../../functions/core/ports/ledger.ts';
+import type {
+  ObjectRef,
+  ObjectStore,
+  OpenedObject,
+  RejectedRow,
+  RejectsStore,
+  RejectsWriter,
+} from '../../functions/core/ports/object-store.ts';
+import type {
+  Deduplication,
+  RawInsert,
+  ServerCapabilities,
+  TableColumn,
+  Warehouse,
+} from '../../functions/core/ports/warehouse.ts';
+
+const HEADER = 'id,name';
+
+/** A server without deduplication tokens: delivery is at-least-once whatever the table, as the route allows. */
+const OLD_SERVER: ServerCapabilities = {
+  version: '18.16.1',
+  dedupToken: false,
+  asyncInsertSetting: false,
+  headerMatching: false,
+  parallelParsing: false,
+  csvEmptyAsDefault: false,
+};
+
+const COLUMNS: readonly TableColumn[] = [
+  { name: 'id', type: 'UInt64', defaultKind: '' },
+  { name: 'name', type: 'String', defaultKind: '' },
+];
+
+const ROUTE_INPUT = { prefix: 'in/', table: 'events', format: 'csv', delivery: 'at-least-once' } as const;
+const ROUTE: Route = parseRoute(ROUTE_INPUT);
+
+/** Chunking as the configuration would give it: the overrides plus every default. */
+function chunking(overrides: Partial<ChunkingConfig> = {}): ChunkingConfig {
+  return parseConfig({
+    clickhouse: { url: 'http://127.0.0.1:8123' },
+    routes: [ROUTE_INPUT],
+    chunking: overrides,
+  }).chunking;
+}
+
+/** One insert as the fake warehouse saw it, copied at once: chunk buffers are reused after they settle. */
+interface InsertCall {
+  readonly index: number;
+  readonly format: RawInsert['format'];
+  readonly rows: readonly string[];
+  /** Bytes of the allocation behind the body: what the pipeline reserved for the chunk. */
+  readonly allocation: number;
+}
+
+interface PendingInsert {
+  readonly call: InsertCall;
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * An old ClickHouse whose table does not deduplicate. Manual inserts stay pending until the test settles them,
+ * so the number of inserts the pipeline has in flight at once can be observed; automatic ones succeed at once.
+ */
+class FakeWarehouse implements Warehouse {
+  readonly calls: InsertCall[] = [];
+  readonly pending: PendingInsert[] = [];
+  /** Rows of the inserts that succeeded, in the order they committed. */
+  readonly committed: string[] = [];
+  maxPending = 0;
+
+  constructor(readonly mode: 'manual' | 'automatic') {}
+
+  async capabilities(): Promise<ServerCapabilities> {
+    return OLD_SERVER;
+  }
+
+  async describeTable(): Promise<readonly TableColumn[]> {
+    return COLUMNS;
+  }
+
+  async deduplication(): Promise<Deduplication> {
+    return { enabled: false, engine: 'MergeTree' };
+  }
+
+  insertRaw(insert: RawInsert): Promise<void> {
+    const call: InsertCall = {
+      index: this.calls.length,
+      format: insert.format,
+      rows: linesOf(insert.body.toString('utf8')),
+      allocation: insert.body.buffer.byteLength,
+    };
+    this.calls.push(call);
+    if (this.mode === 'automatic') {
+      this.committed.push(...call.rows);
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.pending.push({
+        call,
+        resolve: () => {
+          this.committed.push(...call.rows);
+          resolve();
+        },
+        reject,
+      });
+      this.maxPending = Math.max(this.maxPending, this.pending.length);
+    });
+  }
+}
+
+class FakeLedger implements Ledger {
+  readonly chunks: CommittedChunk[] = [];
+  readonly entries: LedgerEntry[] = [];
+
+  async prior(): Promise<PriorAttempts> {
+    return { attempts: 0, loaded: false, committed: new Map() };
+  }
+
+  async recordChunk(_version: VersionKey, chunk: CommittedChunk): Promise<void> {
+    this.chunks.push(chunk);
+  }
+
+  async record(entry: LedgerEntry): Promise<void> {
+    this.entries.push(entry);
+  }
+}
+
+class FakeRejects implements RejectsStore {
+  readonly rows: RejectedRow[] = [];
+
+  create(): RejectsWriter {
+    return {
+      write: async (row) => {
+        this.rows.push(row);
+      },
+      close: async () => 'memory://rejects',
+      abort: async () => {
+        this.rows.length = 0;
+      },
+    };
+  }
+}
+
+/** Serves one object, in pieces that do not line up with rows, the way S3 reads arrive. */
+function objectStore(bytes: Buffer, piece = 700, announcedSize = bytes.length): ObjectStore {
+  return {
+    open: async (): Promise<OpenedObject> => {
+      const pieces: Buffer[] = [];
+      for (let at = 0; at < bytes.length; at += piece) pieces.push(bytes.subarray(at, at + piece));
+      return { body: Readable.from(pieces), size: announcedSize, eTag: '"etag-1"', versionId: 'v1' };
+    },
+  };
+}
+
+interface Harness {
+  readonly deps: IngestDependencies;
+  readonly warehouse: FakeWarehouse;
+  readonly ledger: FakeLedger;
+  readonly ref: ObjectRef;
+}
+
+function harness(
+  key: string,
+  bytes: Buffer,
+  mode: 'manual' | 'automatic',
+  overrides: Partial<ChunkingConfig> = {},
+): Harness {
+  const warehouse = new FakeWarehouse(mode);
+  const ledger = new FakeLedger();
+  return {
+    deps: {
+      objects: objectStore(bytes),
+      warehouse,
+      rejects: new FakeRejects(),
+      ledger,
+      defaultDatabase: 'default',
+      chunking: chunking(overrides),
+    },
+    warehouse,
+    ledger,
+    ref: { bucket: 'landing', key, versionId: 'v1', eTag: '"etag-1"', size: bytes.length },
+  };
+}
+
+/** `rows` data rows of varied width, so that chunk boundaries fall anywhere in a read piece. */
+function csvRows(rows: number): string[] {
+  return Array.from({ length: rows }, (_, i) => `${i + 1},customer-${i + 1}-${'x'.repeat(i % 7)}`);
+}
+
+function csvFile(rows: readonly string[]): Buffer {
+  return Buffer.from(`${HEADER}\n${rows.join('\n')}\n`);
+}
+
+function linesOf(text: string): string[] {
+  return text.split('\n').filter((line) => line !== '');
+}
+
+/**
+ * Lets the pipeline run until it can go no further without an insert settling. The fakes do no I/O: every
+ * step the pipeline can take is a microtask or a next tick, all run before a macrotask turn ends; a few turns
+ * leave a wide margin. This waits for the pipeline to fill its window; nothing asserts on time.
+ */
+async function quiescent(): Promise<void> {
+  for (let turn = 0; turn < 5; turn++) await new Promise<void>((resolve) => setImmediate(resolve));
+}
+
+/**
+ * Runs one ingestion against a manual warehouse: whenever the pipeline is blocked, the oldest pending insert
+ * settles (with `failWith(call)`'s error, when it gives one). Oldest first is how ClickHouse would usually
+ * answer, and waiting for the block means every insert the pipeline is willing to start has started.
+ */
+async function drive(
+  h: Harness,
+  failWith: (call: InsertCall) => Error | undefined = () => undefined,
+): Promise<FileSummary> {
+  let summary: FileSummary | undefined;
+  let thrown: unknown;
+  ingestObject(h.deps, ROUTE, h.ref).then(
+    (result) => {
+      summary = result;
+    },
+    (error: unknown) => {
+      thrown = error;
+    },
+  );
+  for (;;) {
+    await quiescent();
+    if (thrown !== undefined) throw thrown;
+    if (summary !== undefined) return summary;
+    const next = h.warehouse.pending.shift();
+    if (next === undefined) throw new Error('the pipeline is blocked with no insert pending');
+    const error = failWith(next.call);
+    if (error === undefined) next.resolve();
+    else next.reject(error);
+  }
+}
+
+describe('ingestObject: inserts in flight', () => {
+  it('keeps two inserts pending with insertsInFlight 2, loads every row, and records chunks in order', async () => {
+    const rows = csvRows(300);
+    const h = harness('in/orders.csv', csvFile(rows), 'manual', { maxBytes: 1024, insertsInFlight: 2 });
+
+    const summary = await drive(h);
+
+    expect(summary.status).toBe('loaded');
+    expect(summary.chunks).toBeGreaterThanOrEqual(4);
+    // The window is used (two at once) and never exceeded.
+    expect(h.warehouse.maxPending).toBe(2);
+    expect(h.warehouse.committed).toEqual(rows);
+    expect(summary.rowsRead).toBe(rows.length);
+    expect(summary.rowsInserted).toBe(summary.rowsRead);
+    // Every chunk but the last, in file order; the last chunk's commit is the file's history row.
+    const everyButLast = Array.from({ length: summary.chunks - 1 }, (_, i) => i);
+    expect(h.ledger.chunks.map((c) => c.chunk)).toEqual(everyButLast);
+    expect(h.ledger.chunks.map((c) => c.rowsInserted)).toEqual(
+      h.warehouse.calls.slice(0, -1).map((call) => call.rows.length),
+    );
+    expect(h.ledger.entries).toHaveLength(1);
+    expect(h.ledger.entries[0]).toMatchObject({ status: 'loaded', rowsInserted: rows.length });
+  });
+
+  it('never has more than one insert pending with insertsInFlight 1', async () => {
+    const rows = csvRows(300);
+    const h = harness('in/orders.csv', csvFile(rows), 'manual', { maxBytes: 1024, insertsInFlight: 1 });
+
+    const summary = await drive(h);
+
+    expect(summary.status).toBe('loaded');
+    expect(summary.chunks).toBeGreaterThanOrEqual(4);
+    expect(h.warehouse.maxPending).toBe(1);
+    expect(h.warehouse.committed).toEqual(rows);
+    expect(summary.rowsInserted).toBe(rows.length);
+  });
+
+  it('counts and records the next chunk that commits after an earlier one fails, not the failed one', async () => {
+    const rows = csvRows(300);
+    const h = harness('in/orders.csv', csvFile(rows), 'manual', { maxBytes: 1024, insertsInFlight: 2 });
+    // Chunk 1 fails as the system would (a dropped connection), not as bad data: no row isolation, no retry.
+    let inFlightWhenFailed: number[] = [];
+    const summary = await drive(h, (call) => {
+      if (call.index !== 1) return undefined;
+      inFlightWhenFailed = h.warehouse.pending.map((p) => p.call.index);
+      return new Error('socket hang up');
+    });
+
+    // Each chunk was one insert, so insert i is chunk i; chunk 2 was in flight when chunk 1 failed.
+    expect(inFlightWhenFailed).toEqual([2]);
+    expect(summary.status).toBe('failed');
+    expect(summary.errorCode).toBe('CLICKHOUSE_FAILED');
+    expect(summary.reason).toContain('socket hang up');
+    // Nothing new starts once the file has failed.
+    expect(h.warehouse.calls).toHaveLength(3);
+    const [first, failed, next] = h.warehouse.calls;
+    const committedRows = (first?.rows.length ?? 0) + (next?.rows.length ?? 0);
+    expect(failed?.rows.length).toBeGreaterThan(0);
+    expect(summary.rowsInserted).toBe(committedRows);
+    expect(summary.rowsInserted).toBe(h.warehouse.committed.length);
+    // Chunk 2 committed, so the retry must skip it: its commit is recorded although chunk 1 failed before it.
+    expect(h.ledger.chunks.map((c) => [c.chunk, c.rowsInserted])).toEqual([
+      [0, first?.rows.length],
+      [2, next?.rows.length],
+    ]);
+    expect(h.ledger.entries).toHaveLength(1);
+    expect(h.ledger.entries[0]).toMatchObject({ status: 'failed', rowsInserted: committedRows });
+  });
+});
+
+describe('ingestObject: chunk buffers of small objects', () => {
+  /** About 200 bytes: a header and a dozen rows. */
+  const rows = csvRows(12);
+  const content = csvFile(rows);
+
+  it('sizes the buffer of a small plain object to the object, not to a full chunk', async () => {
+    expect(content.length).toBeGreaterThan(150);
+    expect(content.length).toBeLessThan(250);
+    const h = harness('in/small.csv', content, 'automatic');
+
+    const summary = await ingestObject(h.deps, ROUTE, h.ref);
+
+    expect(summary.status).toBe('loaded');
+    expect(summary.rowsInserted).toBe(rows.length);
+    expect(h.warehouse.calls).toHaveLength(1);
+    // The default chunk buffer is over 10 MiB; a 200-byte object needs at most twice itself plus two.
+    expect(h.warehouse.calls[0]?.allocation).toBeLessThanOrEqual(2 * content.length + 2);
+    expect(h.warehouse.committed).toEqual(rows);
+  });
+
+  it('fails an object that turns out longer than its announced size instead of cutting rows off', async () => {
+    // A local file still being written: stat() said 20 bytes, the read gives the whole file.
+    const h = harness('in/growing.csv', content, 'automatic');
+    const deps = { ...h.deps, objects: objectStore(content, 700, 20) };
+
+    const summary = await ingestObject(deps, ROUTE, h.ref);
+
+    expect(summary.status).toBe('failed');
+    expect(summary.errorCode).toBe('OBJECT_READ_FAILED');
+    expect(summary.reason).toMatch(/longer than the 20 bytes announced/);
+    expect(h.warehouse.calls).toHaveLength(0);
+  });
+
+  it('loads a gzip object of the same content', async () => {
+    const h = harness('in/small.csv.gz', gzipSync(content), 'automatic');
+
+    const summary = await ingestObject(h.deps, ROUTE, h.ref);
+
+    expect(summary.status).toBe('loaded');
+    expect(summary.bytesDecompressed).toBe(content.length);
+    expect(summary.rowsRead).toBe(rows.length);
+    expect(summary.rowsInserted).toBe(rows.length);
+    expect(h.warehouse.committed).toEqual(rows);
+  });
+
+  it('loads a gzip object that decompresses to far more than twice its stored size', async () => {
+    // The stored size bounds nothing once decompressed: a buffer fitted to it would cut rows off.
+    const many = Array.from({ length: 5000 }, () => '7,same-customer-name');
+    const compressed = gzipSync(csvFile(many));
+    expect(csvFile(many).length).toBeGreaterThan(10 * (2 * compressed.length + 2));
+    const h = harness('in/repetitive.csv.gz', compressed, 'automatic');
+
+    const summary = await ingestObject(h.deps, ROUTE, h.ref);
+
+    expect(summary.status).toBe('loaded');
+    expect(summary.rowsInserted).toBe(many.length);
+    expect(h.warehouse.committed).toEqual(many);
+  });
+});
