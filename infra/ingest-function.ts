@@ -6,6 +6,7 @@ import { NodejsFunction, type NodejsFunctionProps, OutputFormat } from 'aws-cdk-
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { ChuteError } from '../functions/core/errors.ts';
+import { FUNCTION_NODE_OPTIONS } from '../functions/ingest/node-options.ts';
 
 /** The repository root: bundling resolves the entry, lock file and tsconfig from here, whatever the cwd. */
 export const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -148,7 +149,7 @@ export class IngestFunction extends NodejsFunction {
       projectRoot: props.projectRoot ?? PROJECT_ROOT,
       depsLockFilePath: props.depsLockFilePath ?? `${PROJECT_ROOT}package-lock.json`,
       environment: {
-        NODE_OPTIONS: '--enable-source-maps',
+        NODE_OPTIONS: FUNCTION_NODE_OPTIONS,
         ...environment,
       },
       bundling: {

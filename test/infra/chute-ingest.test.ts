@@ -304,7 +304,7 @@ describe('function', () => {
       CLICKHOUSE_SECRET_ARN: SECRET_ARN,
       POWERTOOLS_SERVICE_NAME: 'chute',
       POWERTOOLS_METRICS_NAMESPACE: 'Chute',
-      NODE_OPTIONS: '--enable-source-maps',
+      NODE_OPTIONS: '--enable-source-maps --max-semi-space-size=4',
     });
     const config = JSON.parse(String(variables.CHUTE_CONFIG)) as Record<string, unknown>;
     expect(Object.keys(config).sort()).toEqual(['chunking', 'ledger', 'rejects', 'routes']);

@@ -30,7 +30,7 @@ describe('parseConfig defaults', () => {
       maxBytes: 8 * 1024 * 1024,
       maxRows: 500_000,
       maxRecordBytes: 1024 * 1024,
-      insertsInFlight: 2,
+      insertsInFlight: 1,
     });
     expect(config.rejects).toEqual({ prefix: 'chute-rejects/' });
     expect(config.clickhouse).toEqual({
@@ -81,9 +81,9 @@ describe('parseConfig defaults', () => {
         },
       ],
       rejects: { prefix: 'bad/' },
-      chunking: { maxBytes: 1024, maxRows: 1, maxRecordBytes: 64, insertsInFlight: 1 },
+      chunking: { maxBytes: 1024, maxRows: 1, maxRecordBytes: 64, insertsInFlight: 2 },
     });
-    expect(config.chunking).toEqual({ maxBytes: 1024, maxRows: 1, maxRecordBytes: 64, insertsInFlight: 1 });
+    expect(config.chunking).toEqual({ maxBytes: 1024, maxRows: 1, maxRecordBytes: 64, insertsInFlight: 2 });
     expect(config.rejects.prefix).toBe('bad/');
     expect(config.routes[0]?.delimiter).toBe(';');
     expect(config.routes[0]?.badRows.maxRejectedRows).toBe(0);

@@ -19,11 +19,11 @@ import { indexChunk } from './chunk-index.ts';
 import { type ChunkInsertTarget, loadChunk } from './chunk-loader.ts';
 import { type ColumnPlan, planColumns, planNdjson } from './column-plan.ts';
 import { decompress } from './decompress.ts';
+import { collectIfHeapGrew, collectYoungGarbage } from './garbage.ts';
 import { insertTarget } from './insert-target.ts';
 import { checkHeadroom, decideDelivery, describe } from './preflight.ts';
 import { readChunks } from './read-chunks.ts';
 import type { FileSummary, Progress } from './summary.ts';
-import { collectYoungGarbage } from './young-garbage.ts';
 
 export interface IngestDependencies {
   readonly objects: ObjectStore;
@@ -111,8 +111,11 @@ export async function ingestObject(
     return true;
   };
 
+  // The GET goes out together with the history query: a small file waits for the slower of the two round
+  // trips, not for both. A duplicate event then costs a GET too, closed unread.
+  const opening = version === undefined ? undefined : deps.objects.open(ref);
+  opening?.catch(() => undefined); // surfaced when awaited below
   try {
-    // A duplicate event costs this one query when the event names the version.
     if (await alreadyLoaded()) return await finish();
     const [capabilities, columns] = await Promise.all([
       deps.warehouse.capabilities(),
@@ -122,7 +125,7 @@ export async function ingestObject(
     summary.delivery = decision.delivery;
     if (decision.note !== undefined) summary.deliveryNote = decision.note;
 
-    const opened = await deps.objects.open(ref);
+    const opened = await (opening ?? deps.objects.open(ref));
     if (opened === undefined) {
       summary.status = 'skipped';
       summary.reason =
@@ -309,6 +312,9 @@ export async function ingestObject(
     return await finish(error);
   } finally {
     body?.destroy();
+    // Opened early but never read (a duplicate, or a failure before reading): free its socket.
+    if (body === undefined) await opening?.then((unread) => unread?.body.destroy()).catch(() => undefined);
+    collectIfHeapGrew();
   }
 }
 
