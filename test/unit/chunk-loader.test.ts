@@ -48,7 +48,7 @@ class FakeTarget implements ChunkInsertTarget {
   }
 
   async insert(insert: RawInsert): Promise<void> {
-    let text = insert.body.toString('utf8');
+    let text = Buffer.concat(insert.body).toString('utf8');
     if (this.prefix !== undefined) {
       expect(text.startsWith(`${this.prefix}\n`)).toBe(true);
       text = text.slice(this.prefix.length + 1);

@@ -101,8 +101,8 @@ class FakeWarehouse implements Warehouse {
     const call: InsertCall = {
       index: this.calls.length,
       format: insert.format,
-      rows: linesOf(insert.body.toString('utf8')),
-      allocation: insert.body.buffer.byteLength,
+      rows: linesOf(Buffer.concat(insert.body).toString('utf8')),
+      allocation: Math.max(...insert.body.map((piece) => piece.buffer.byteLength)),
     };
     this.calls.push(call);
     if (this.mode === 'automatic') {

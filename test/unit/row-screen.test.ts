@@ -65,6 +65,27 @@ describe('createRowScreen', () => {
     expect([...found.keys()]).toEqual([1, 2]);
   });
 
+  it('reads quoting exactly: quotes open a field only at its start, doubled quotes stay inside, CRLF ends a row', () => {
+    const found = screen([
+      '"1","2026-11-01","a, ""b"", c","2"',
+      '2,"soon",note,3',
+      '3,2026-11-01,trailing separator,4,',
+      '4,2026-11-01,x"not a quote,5\r',
+      '5,2026-11-01,"quoted then text"abc,6',
+      '6,"2026-11-01,unterminated',
+      '7,"",empty quoted date,8',
+      '8,2026-11-01,ok,""',
+    ]);
+    expect([...found.keys()]).toEqual([1, 2]);
+    expect(found.get(1)).toMatch(/^column ts \(DateTime\('UTC'\)\) cannot take "\\"soon\\"": a number/);
+    expect(found.get(2)).toBe('expected 4 fields (id, ts, note, amount), found 5');
+  });
+
+  it('reads TSV escapes as data: an escaped tab is not a separator, an escaped digit is no digit', () => {
+    const found = screen(['1\t2026-11-01\ta\\tb\t2', '2\t\\1\tok\t3', '3\t2026-11-01\tok\\\\\t4'], 'tsv');
+    expect([...found.keys()]).toEqual([1]);
+  });
+
   it('does nothing for NDJSON (keys, not positions)', () => {
     expect(createRowScreen('ndjson', ',', COLUMNS, TABLE)).toBeUndefined();
   });

@@ -106,7 +106,7 @@ export class ClickHouseWarehouse implements Warehouse {
     try {
       const result = await this.#client.exec({
         query,
-        values: Readable.from([insert.body], { objectMode: false }),
+        values: Readable.from(insert.body, { objectMode: false }),
         clickhouse_settings: insert.settings,
       });
       // The response must be read to the end, or its socket is never handed back to the pool.

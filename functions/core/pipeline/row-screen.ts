@@ -10,6 +10,7 @@ const QUOTE = 0x22;
 const DIGIT_0 = 0x30;
 const DIGIT_9 = 0x39;
 const BACKSLASH = 0x5c;
+const TAB = 0x09;
 
 /** Numbers, dates and times: a value without a single digit cannot be one. */
 const NEEDS_DIGITS =
@@ -61,6 +62,13 @@ interface ScreenColumns {
   readonly shown: string;
 }
 
+/*
+ * The two scanners below run over every byte of a refused chunk, so they are written as tight loops, one field
+ * at a time: digits are only looked for in the fields that need them, and a field that does not is skipped to
+ * its separator with a single comparison a byte. (The byte-at-a-time state machine they replaced took
+ * about 6.5 ns a byte: half a second for ten refused 8 MiB chunks.)
+ */
+
 function screenCsv(
   body: Buffer,
   start: number,
@@ -68,55 +76,67 @@ function screenCsv(
   separator: number,
   columns: ScreenColumns,
 ): string | undefined {
-  let field = 0;
-  let fieldStart = start;
-  let digits = false;
-  let inQuotes = false;
-  let atStart = true;
-  let problem: string | undefined;
   let stop = end;
   if (stop > start && body[stop - 1] === 0x0d) stop--; // CRLF
-  for (let i = start; i <= stop; i++) {
-    const c = i === stop ? separator : body[i];
-    if (inQuotes) {
-      if (c === QUOTE) {
-        if (body[i + 1] === QUOTE && i + 1 < stop) i++;
-        else inQuotes = false;
-      } else if (c !== undefined && c >= DIGIT_0 && c <= DIGIT_9) digits = true;
-      continue;
+  const expected = columns.names.length;
+  let field = 0;
+  let problem: string | undefined;
+  let i = start;
+  for (;;) {
+    const fieldStart = i;
+    const wanted = problem === undefined && field < expected && columns.needsDigits[field] === true;
+    let digits = false;
+    if (i < stop && body[i] === QUOTE) {
+      // A quote opens a field only at its start; inside, a doubled quote is a literal one.
+      for (i++; ; i++) {
+        if (i >= stop) return undefined; // unterminated: ClickHouse will say what is wrong with the quoting
+        const c = body[i] as number;
+        if (c === QUOTE) {
+          if (i + 1 < stop && body[i + 1] === QUOTE) i++;
+          else {
+            i++;
+            break;
+          }
+        } else if (wanted && c >= DIGIT_0 && c <= DIGIT_9) digits = true;
+      }
     }
-    if (c === QUOTE && atStart) {
-      inQuotes = true;
-      atStart = false;
-      continue;
+    if (wanted) {
+      for (; i < stop; i++) {
+        const c = body[i] as number;
+        if (c === separator) break;
+        if (c >= DIGIT_0 && c <= DIGIT_9) digits = true;
+      }
+      if (!digits) problem = checkField(body, fieldStart, i, field, columns);
+    } else {
+      while (i < stop && body[i] !== separator) i++;
     }
-    atStart = false;
-    if (c === separator) {
-      problem ??= checkField(body, fieldStart, i, field, digits, columns);
-      field++;
-      fieldStart = i + 1;
-      digits = false;
-      atStart = true;
-    } else if (c !== undefined && c >= DIGIT_0 && c <= DIGIT_9) digits = true;
+    field++;
+    if (i >= stop) break;
+    i++; // past the separator
   }
-  if (inQuotes) return undefined; // ClickHouse will say what is wrong with the quoting
   return verdict(field, problem, columns);
 }
 
 function screenTsv(body: Buffer, start: number, end: number, columns: ScreenColumns): string | undefined {
+  const expected = columns.names.length;
   let field = 0;
-  let fieldStart = start;
-  let digits = false;
   let problem: string | undefined;
-  for (let i = start; i <= end; i++) {
-    const c = i === end ? 0x09 : body[i];
-    if (c === 0x09) {
-      problem ??= checkField(body, fieldStart, i, field, digits, columns);
-      field++;
-      fieldStart = i + 1;
-      digits = false;
-    } else if (c === BACKSLASH) i++;
-    else if (c !== undefined && c >= DIGIT_0 && c <= DIGIT_9) digits = true;
+  let i = start;
+  for (;;) {
+    const fieldStart = i;
+    const wanted = problem === undefined && field < expected && columns.needsDigits[field] === true;
+    let digits = false;
+    for (; i < end; i++) {
+      const c = body[i] as number;
+      if (c === TAB) break;
+      if (c === BACKSLASH)
+        i++; // the escaped byte is data, never a separator
+      else if (wanted && c >= DIGIT_0 && c <= DIGIT_9) digits = true;
+    }
+    if (wanted && !digits) problem = checkField(body, fieldStart, Math.min(i, end), field, columns);
+    field++;
+    if (i >= end) break;
+    i++; // past the tab
   }
   return verdict(field, problem, columns);
 }
@@ -127,15 +147,15 @@ function verdict(fields: number, problem: string | undefined, columns: ScreenCol
   return fields === expected ? problem : `expected ${expected} fields (${columns.shown}), found ${fields}`;
 }
 
+/** A field without a digit, in a column that needs one: why ClickHouse will refuse it, unless it is empty or NULL. */
 function checkField(
   body: Buffer,
   from: number,
   to: number,
   field: number,
-  digits: boolean,
   columns: ScreenColumns,
 ): string | undefined {
-  if (digits || to === from || field >= columns.names.length || !columns.needsDigits[field]) return undefined;
+  if (to === from) return undefined;
   const text = body.toString('utf8', from, Math.min(to, from + 200)).trim();
   if (text === '' || text === '""') return undefined; // empty: the column's default
   if (columns.nullable[field] && (text === 'NULL' || text === '\\N')) return undefined;

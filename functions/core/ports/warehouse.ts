@@ -30,7 +30,8 @@ export interface RawInsert {
   /** Columns in the order the data holds them; undefined: by name (JSONEachRow, *WithNames). */
   readonly columns: readonly string[] | undefined;
   readonly format: InsertFormat;
-  readonly body: Buffer;
+  /** The data, in pieces sent one after the other (slices of a chunk: a refused chunk's rows are not copied). */
+  readonly body: readonly Buffer[];
   readonly settings: Readonly<Record<string, string | number>>;
 }
 
