@@ -44,6 +44,13 @@ async function buildContainer(env: NodeJS.ProcessEnv): Promise<Container> {
   const clickhouseConfig = credentials ? { ...config.clickhouse, ...credentials } : config.clickhouse;
   const clickhouse = createClickHouseClient(clickhouseConfig);
   const s3 = createS3Client({ endpoint: env.AWS_ENDPOINT_URL_S3 || undefined });
+  // Once per container: the node flags in effect. Lambda's runtime may start node with its own
+  // --max-semi-space-size on the command line, which would override the one chute sets in NODE_OPTIONS.
+  logger.info('container started', {
+    node: process.version,
+    execArgv: process.execArgv,
+    nodeOptions: env.NODE_OPTIONS ?? '',
+  });
   return {
     config,
     clickhouse,

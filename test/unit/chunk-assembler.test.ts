@@ -165,6 +165,23 @@ describe('ChunkAssembler, TSV and NDJSON', () => {
     expect(run.rows.map((r) => r.text)).toEqual(['1\t2', 'x\\ty\tz']);
   });
 
+  it.each([1, 2, 3, 64])(
+    'keeps a TSV line feed escaped by a backslash inside its row, as ClickHouse does (pieces of %i bytes)',
+    (piece) => {
+      // `x\` + line feed is one value holding a line feed; `y\\` ends in an escaped backslash, so its line feed
+      // ends the row; three backslashes escape the line feed again.
+      const input = 'a\tb\n1\tx\\\nstill 1\n2\ty\\\\\n3\tz\\\\\\\nstill 3\n4\tw\n';
+      const run = assemble(input, { format: 'tsv', piece });
+      expect(run.rows).toEqual([
+        { text: '1\tx\\\nstill 1', line: 2, row: 1 },
+        { text: '2\ty\\\\', line: 4, row: 2 },
+        { text: '3\tz\\\\\\\nstill 3', line: 5, row: 3 },
+        { text: '4\tw', line: 7, row: 4 },
+      ]);
+      expect(run.rowsSeen).toBe(4);
+    },
+  );
+
   it('splits NDJSON lines', () => {
     const run = assemble('{"a":1}\n{"a":"x\\ny"}\n\n{"a":3}', { format: 'ndjson', piece: 4 });
     expect(run.rows).toEqual([

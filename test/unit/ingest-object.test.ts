@@ -227,10 +227,11 @@ async function quiescent(): Promise<void> {
 async function drive(
   h: Harness,
   failWith: (call: InsertCall) => Error | undefined = () => undefined,
+  route: Route = ROUTE,
 ): Promise<FileSummary> {
   let summary: FileSummary | undefined;
   let thrown: unknown;
-  ingestObject(h.deps, ROUTE, h.ref).then(
+  ingestObject(h.deps, route, h.ref).then(
     (result) => {
       summary = result;
     },
@@ -317,6 +318,33 @@ describe('ingestObject: inserts in flight', () => {
     ]);
     expect(h.ledger.entries).toHaveLength(1);
     expect(h.ledger.entries[0]).toMatchObject({ status: 'failed', rowsInserted: committedRows });
+  });
+  it('writes the rejects of a chunk that committed after the file failed on its reject limit', async () => {
+    // Two records too long to load (maxRecordBytes 64), in consecutive chunks; the limit allows none.
+    const rows = csvRows(300).map((row, i) => (i === 100 || i === 150 ? `${i + 1},${'y'.repeat(80)}` : row));
+    const h = harness('in/orders.csv', csvFile(rows), 'manual', {
+      maxBytes: 1024,
+      maxRecordBytes: 64,
+      insertsInFlight: 2,
+    });
+    const route = parseRoute({ ...ROUTE_INPUT, badRows: { policy: 'reject', maxRejectedRows: 0 } });
+
+    const summary = await drive(h, () => undefined, route);
+
+    expect(summary.status).toBe('failed');
+    expect(summary.errorCode).toBe('REJECT_LIMIT_EXCEEDED');
+    // The next chunk was inserting when the first bad row broke the limit: it committed, so its bad row is
+    // in the rejects too, and its commit is recorded with it.
+    const rejects = (h.deps.rejects as FakeRejects).rows;
+    expect(rejects.map((r) => r.line)).toEqual([102, 152]);
+    expect(summary.rowsRejected).toBe(2);
+    expect(summary.rowsInserted).toBe(h.warehouse.committed.length);
+    const recorded = h.ledger.chunks.map((c) => [c.chunk, c.rejected.map((r) => r.line)]);
+    const failing = recorded.findIndex(([, lines]) => (lines as number[]).includes(102));
+    expect(recorded.slice(failing)).toEqual([
+      [failing, [102]],
+      [failing + 1, [152]],
+    ]);
   });
 });
 

@@ -86,6 +86,18 @@ describe('createRowScreen', () => {
     expect([...found.keys()]).toEqual([1]);
   });
 
+  it('leaves to ClickHouse the values it accepts without a digit: nan and inf in floats, NULL anywhere', () => {
+    const found = screen([
+      '1,2026-11-01,a,nan',
+      '2,2026-11-01,b,-inf',
+      '3,2026-11-01,c,"+Infinity"',
+      '4,\\N,d,1',
+      '5,NULL,e,1',
+      '6,2026-11-01,f,n/a',
+    ]);
+    expect([...found.keys()]).toEqual([5]);
+  });
+
   it('does nothing for NDJSON (keys, not positions)', () => {
     expect(createRowScreen('ndjson', ',', COLUMNS, TABLE)).toBeUndefined();
   });

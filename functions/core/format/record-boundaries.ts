@@ -6,12 +6,15 @@ import type { DataFormat } from '../config/schema.ts';
  * Values are never decoded here; ClickHouse parses them.
  *
  * CSV is read as ClickHouse reads it: a quote opens a field only at the field's start, `""` inside quotes is a
- * literal quote, and a line feed inside quotes belongs to the field. TSV and NDJSON records are lines.
+ * literal quote, and a line feed inside quotes belongs to the field. TSV records are lines, except that a line
+ * feed escaped by a backslash belongs to the value (ClickHouse reads `\` + line feed as a line feed in the
+ * field). NDJSON records are lines.
  */
 
 export const LF = 0x0a;
 export const CR = 0x0d;
 const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
 
 /** What the scan knows at a buffer's edge, so a record may span any number of buffers. */
 export interface BoundaryState {
@@ -20,12 +23,14 @@ export interface BoundaryState {
   quoteAtEdge: boolean;
   /** The byte before the scan position (a line feed at a record start). */
   previous: number;
-  /** Line feeds seen inside quoted fields, for line numbers. */
+  /** Line feeds seen inside quoted fields (or escaped, in TSV), for line numbers. */
   quotedLineFeeds: number;
+  /** TSV: backslashes ending the bytes scanned so far; an odd run escapes a line feed that follows. */
+  backslashes: number;
 }
 
 export function freshBoundaryState(): BoundaryState {
-  return { inQuotes: false, quoteAtEdge: false, previous: LF, quotedLineFeeds: 0 };
+  return { inQuotes: false, quoteAtEdge: false, previous: LF, quotedLineFeeds: 0, backslashes: 0 };
 }
 
 /**
@@ -41,7 +46,37 @@ export function scanRecordEnds(
   state: BoundaryState,
   visit: (end: number) => boolean,
 ): number {
-  return format === 'csv' ? scanCsv(buf, from, delimiter, state, visit) : scanLines(buf, from, state, visit);
+  if (format === 'csv') return scanCsv(buf, from, delimiter, state, visit);
+  return format === 'tsv' ? scanTsv(buf, from, state, visit) : scanLines(buf, from, state, visit);
+}
+
+function scanTsv(buf: Buffer, from: number, state: BoundaryState, visit: (end: number) => boolean): number {
+  let pos = from;
+  for (;;) {
+    const end = buf.indexOf(LF, pos);
+    if (end < 0) break;
+    const escaped = backslashesBefore(buf, end, pos, state.backslashes) % 2 === 1;
+    state.backslashes = 0;
+    pos = end + 1;
+    if (escaped) {
+      state.quotedLineFeeds++;
+      continue;
+    }
+    if (!visit(end)) {
+      state.previous = LF;
+      return pos;
+    }
+  }
+  if (buf.length > pos) state.backslashes = backslashesBefore(buf, buf.length, pos, state.backslashes);
+  if (buf.length > from) state.previous = buf[buf.length - 1] ?? LF;
+  return buf.length;
+}
+
+/** The run of backslashes just before `at`, counting `carried` ones from before `from` when the run reaches it. */
+function backslashesBefore(buf: Buffer, at: number, from: number, carried: number): number {
+  let i = at - 1;
+  while (i >= from && buf[i] === BACKSLASH) i--;
+  return at - 1 - i + (i < from ? carried : 0);
 }
 
 function scanLines(buf: Buffer, from: number, state: BoundaryState, visit: (end: number) => boolean): number {

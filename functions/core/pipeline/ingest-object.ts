@@ -234,8 +234,12 @@ export async function ingestObject(
         rowsInserted: loaded.inserted,
         rejected: loaded.rejected,
       });
-    /** Counts a chunk's outcome, in file order: rejects are written in the order of the file. */
-    const settle = async ({ chunk, load }: InFlight): Promise<void> => {
+    /**
+     * Counts a chunk's outcome, in file order: rejects are written in the order of the file. `draining`: the
+     * file has already failed, and this chunk's insert was in flight; what it committed is still counted,
+     * its rejects written and its commit recorded (the retry resumes after it), and no limit is enforced.
+     */
+    const settle = async ({ chunk, load }: InFlight, draining = false): Promise<void> => {
       const loaded = await load;
       if (loaded.resumed) summary.chunksResumed++;
       summary.inserts += loaded.inserts;
@@ -244,9 +248,13 @@ export async function ingestObject(
       // Recorded before any limit is enforced: these rows are committed, and a retry must skip them. The
       // last chunk's commit is recorded by the file's own history row, one insert fewer for small files.
       // (Unless the file is about to fail on its rejects: then the retry needs this record.)
-      if (!loaded.resumed && (!chunk.final || summary.rowsRejected > route.badRows.maxRejectedRows)) {
+      if (
+        !loaded.resumed &&
+        (draining || !chunk.final || summary.rowsRejected > route.badRows.maxRejectedRows)
+      ) {
         await recordCommit(chunk, loaded);
       }
+      if (draining) return;
       checkRejectLimit(loaded.rejected);
       pool.release(chunk.body);
       options.onProgress?.({
@@ -267,6 +275,7 @@ export async function ingestObject(
       ahead.push(next);
     };
     const inFlight: InFlight[] = [];
+    let loadFailed = false;
     pull();
     try {
       for (;;) {
@@ -279,22 +288,20 @@ export async function ingestObject(
         if (!chunk.final) collectYoungGarbage();
         while (ahead.length < PREFETCH_CHUNKS) pull();
         summary.chunks++;
+        // A chunk in flight has already failed: surface it now instead of inserting past it.
+        if (loadFailed) for (let next = inFlight.shift(); next; next = inFlight.shift()) await settle(next);
         const load = startLoad(chunk);
-        load.catch(() => undefined); // surfaced when settled
+        load.catch(() => {
+          loadFailed = true; // surfaced when settled
+        });
         inFlight.push({ chunk, load });
         if (inFlight.length >= deps.chunking.insertsInFlight) await settle(inFlight.shift() as InFlight);
       }
       for (let next = inFlight.shift(); next !== undefined; next = inFlight.shift()) await settle(next);
     } finally {
       // On a failure, inserts still in flight finish before their buffers go away; what they committed is
-      // counted and recorded, so that the retry skips it.
-      for (const { chunk, load } of inFlight.splice(0)) {
-        const loaded = await load.catch(() => undefined);
-        if (loaded === undefined || loaded.resumed) continue;
-        summary.inserts += loaded.inserts;
-        summary.rowsInserted += loaded.inserted;
-        await Promise.resolve(recordCommit(chunk, loaded)).catch(() => undefined);
-      }
+      // counted, its rejects written and its commit recorded, so that the retry skips it.
+      for (const flight of inFlight.splice(0)) await settle(flight, true).catch(() => undefined);
       await iterator.return?.(undefined).catch(() => undefined);
     }
     summary.rowsRead = counts.rows;
