@@ -221,6 +221,17 @@ describe.each(engines)('ingest through the handler path on %s', (_name, open) =>
     expect((await rows(table)).map((r) => r.customer)).toEqual(['gz', 'tab\tbed', 'json', 'semi']);
   });
 
+  it('keeps a TSV line feed escaped by a backslash in its value: rows read are the rows ClickHouse stores', async () => {
+    const table = await ordersTable();
+    const { summary } = await drop(
+      { table, format: 'tsv' },
+      'in/escaped.tsv',
+      'id\tcustomer\tamount\n5\tline\\\nbreak\t5\n6\tnext\t6\n',
+    );
+    expect(summary).toMatchObject({ status: 'loaded', rowsRead: 2, rowsInserted: 2, rowsRejected: 0 });
+    expect((await rows(table)).map((r) => r.customer)).toEqual(['line\nbreak', 'next']);
+  });
+
   it('skips an object deleted before its event is handled, and keys no route takes', async () => {
     const table = await ordersTable();
     const config = testConfig([{ prefix: 'in/', format: 'csv', table }]);
