@@ -48,7 +48,13 @@ export function collectIfHeapGrew(): void {
  * it, without changing the process's command line. Where that is refused, collection is left to V8.
  */
 function collect(type: 'minor' | 'major'): void {
-  if (collector === undefined) collector = exposeCollector();
+  if (collector === undefined) {
+    collector = exposeCollector();
+    if (collector === null) {
+      // Once per process: without it, memory still works, but grows as V8's defaults let it.
+      process.emitWarning('chute: no garbage collector handle (--expose-gc refused); memory is left to V8');
+    }
+  }
   // Why not `{ type: 'major' }`: on Node 20 it left most of a dead heap in place where `gc()` freed it all.
   if (type === 'minor') collector?.({ type });
   else collector?.();
