@@ -1,7 +1,7 @@
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { bundle } from '../bundle.ts';
 import type { Context } from '../context.ts';
+import { runNodeJson } from '../node-child.ts';
 import { MB, type Stat, stat } from '../stats.ts';
 
 export interface BoundsResult {
@@ -32,10 +32,17 @@ export async function bounds(ctx: Context): Promise<BoundsResult> {
     gzipPath: gz.gzipPath,
     runs: ctx.options.smoke ? 1 : 3,
   };
-  const out = await runJson<{ getMs: number[]; bytes: number; gunzipMs: number[]; gunzipBytes: number }>(
-    script,
+  const out = await runNodeJson<{ getMs: number[]; bytes: number; gunzipMs: number[]; gunzipBytes: number }>({
+    what: 'bounds process',
+    args: [script],
+    env: {
+      PATH: process.env.PATH ?? '',
+      AWS_ACCESS_KEY_ID: 'S3RVER',
+      AWS_SECRET_ACCESS_KEY: 'S3RVER',
+      AWS_REGION: 'us-east-1',
+    },
     input,
-  );
+  });
   return {
     kind: 'bounds',
     id: 'bounds',
@@ -46,32 +53,4 @@ export async function bounds(ctx: Context): Promise<BoundsResult> {
     met: true,
     failures: [],
   };
-}
-
-function runJson<T>(script: string, input: unknown): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [script], {
-      env: {
-        PATH: process.env.PATH ?? '',
-        AWS_ACCESS_KEY_ID: 'S3RVER',
-        AWS_SECRET_ACCESS_KEY: 'S3RVER',
-        AWS_REGION: 'us-east-1',
-      },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (data: Buffer) => {
-      out += data.toString();
-    });
-    child.stderr.on('data', (data: Buffer) => {
-      err += data.toString();
-    });
-    child.stdin.end(JSON.stringify(input));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code !== 0) reject(new Error(`bounds process exited ${code}: ${err.slice(-1000)}`));
-      else resolve(JSON.parse(out.trim().split('\n').pop() ?? '') as T);
-    });
-  });
 }

@@ -1,8 +1,8 @@
-import { spawn } from 'node:child_process';
 import { stat as fileStat } from 'node:fs/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { bundle } from '../bundle.ts';
 import type { Context } from '../context.ts';
+import { runNodeJson } from '../node-child.ts';
 import { type Stat, stat } from '../stats.ts';
 
 export const BUNDLE_LIMIT_BYTES = 1024 * 1024;
@@ -59,23 +59,9 @@ function importOnce(url: string): Promise<{ ms: number; rss: number }> {
     'const ms = performance.now() - started;',
     'process.stdout.write(JSON.stringify({ ms, rss: process.memoryUsage().rss }));',
   ].join('\n');
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--input-type=module', '-e', code], {
-      env: { PATH: process.env.PATH ?? '', CHUTE_BUNDLE_URL: url },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (data: Buffer) => {
-      out += data.toString();
-    });
-    child.stderr.on('data', (data: Buffer) => {
-      err += data.toString();
-    });
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code !== 0) reject(new Error(`import exited ${code}: ${err.slice(-500)}`));
-      else resolve(JSON.parse(out) as { ms: number; rss: number });
-    });
+  return runNodeJson({
+    what: 'import process',
+    args: ['--input-type=module', '-e', code],
+    env: { PATH: process.env.PATH ?? '', CHUTE_BUNDLE_URL: url },
   });
 }
