@@ -3,27 +3,10 @@ import { parseRoute } from '../../functions/core/config/parse.ts';
 import type { Route } from '../../functions/core/config/schema.ts';
 import { ChuteError } from '../../functions/core/errors.ts';
 import { planColumns } from '../../functions/core/pipeline/column-plan.ts';
-import type { ServerCapabilities, TableColumn } from '../../functions/core/ports/warehouse.ts';
+import type { TableColumn } from '../../functions/core/ports/warehouse.ts';
+import { MODERN_SERVER as MODERN, OLD_SERVER as OLD } from '../fixtures/capabilities.ts';
 
 const WHERE = 's3://landing/in/file.csv';
-
-const MODERN: ServerCapabilities = {
-  version: '24.8.4.13',
-  dedupToken: true,
-  asyncInsertSetting: true,
-  headerMatching: true,
-  parallelParsing: true,
-  csvEmptyAsDefault: true,
-};
-
-const OLD: ServerCapabilities = {
-  version: '18.16.1',
-  dedupToken: false,
-  asyncInsertSetting: false,
-  headerMatching: false,
-  parallelParsing: false,
-  csvEmptyAsDefault: false,
-};
 
 function column(name: string, type: string, defaultKind = ''): TableColumn {
   return { name, type, defaultKind };

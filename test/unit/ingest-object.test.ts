@@ -27,18 +27,9 @@ import type {
   TableColumn,
   Warehouse,
 } from '../../functions/core/ports/warehouse.ts';
+import { OLD_SERVER } from '../fixtures/capabilities.ts';
 
 const HEADER = 'id,name';
-
-/** A server without deduplication tokens: delivery is at-least-once whatever the table, as the route allows. */
-const OLD_SERVER: ServerCapabilities = {
-  version: '18.16.1',
-  dedupToken: false,
-  asyncInsertSetting: false,
-  headerMatching: false,
-  parallelParsing: false,
-  csvEmptyAsDefault: false,
-};
 
 const COLUMNS: readonly TableColumn[] = [
   { name: 'id', type: 'UInt64', defaultKind: '' },
@@ -85,6 +76,7 @@ class FakeWarehouse implements Warehouse {
 
   constructor(readonly mode: 'manual' | 'automatic') {}
 
+  /** A server without deduplication tokens: delivery is at-least-once whatever the table, as the route allows. */
   async capabilities(): Promise<ServerCapabilities> {
     return OLD_SERVER;
   }
