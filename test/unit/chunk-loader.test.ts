@@ -405,3 +405,94 @@ describe('loadChunk, deduplication tokens and settings', () => {
     }
   });
 });
+
+/** A fake whose screen finds the rows whose value is exactly BAD; a row holding `BADLY` only ClickHouse refuses. */
+class ScreeningTarget extends FakeTarget {
+  screenCalls = 0;
+  readonly screen = (chunk: Chunk, index: ReturnType<typeof indexCsv>) => {
+    this.screenCalls++;
+    const certain = new Map<number, string>();
+    for (let row = 0; row < chunk.rows; row++) {
+      const text = chunk.body.toString('utf8', index.offsets[row], (index.offsets[row + 1] ?? 0) - 1);
+      if (text.endsWith(',BAD')) certain.set(row, 'screened out');
+    }
+    return certain;
+  };
+}
+
+function screenAhead(chunk: Chunk, target: ScreeningTarget) {
+  const index = indexCsv(chunk);
+  const certain = target.screen(chunk, index);
+  target.screenCalls = 0;
+  return { index, certain };
+}
+
+describe('loadChunk, screened ahead', () => {
+  it('sends the rows the screen kept in one insert, with no refused insert first', async () => {
+    const built = build(texts(30, [4, 17, 29]));
+    const target = new ScreeningTarget();
+    let refusals = 0;
+    const outcome = await loadChunk(built.chunk, target, 'reject', WHERE, indexCsv, {
+      screened: screenAhead(built.chunk, target),
+      onRefused: () => refusals++,
+    });
+    expect(target.calls.map((c) => c.ok)).toEqual([true]);
+    expect(target.inserted).toEqual(goodRows(built));
+    expect(outcome.inserted).toBe(27);
+    expect(outcome.inserts).toBe(1);
+    expect(outcome.rejected.map((r) => [r.line, r.row, r.reason, r.raw])).toEqual(
+      built.rows.filter((r) => r.text.endsWith('BAD')).map((r) => [r.line, r.row, 'screened out', r.text]),
+    );
+    expect(refusals).toBe(0);
+  });
+
+  it('gives the kept rows the token the refuse-then-screen path gives them, so a retry deduplicates', async () => {
+    const ahead = new ScreeningTarget();
+    const built = build(texts(30, [4, 17, 29]));
+    await loadChunk(built.chunk, ahead, 'reject', WHERE, indexCsv, {
+      screened: screenAhead(built.chunk, ahead),
+    });
+    const after = new ScreeningTarget();
+    await loadChunk(build(texts(30, [4, 17, 29])).chunk, after, 'reject', WHERE, indexCsv);
+    expect(after.calls.map((c) => c.ok)).toEqual([false, true]);
+    expect(ahead.calls[0]?.token).toBe(after.calls[1]?.token);
+    expect(ahead.calls[0]?.token).toBe('version:0:0-30:without:3,16,28');
+  });
+
+  it('leaves to ClickHouse what the screen cannot see, without screening the chunk a second time', async () => {
+    const rows = texts(20, [5]).map((text, i) => (i === 11 ? `${i + 1},BADLY` : text));
+    const built = build(rows);
+    const target = new ScreeningTarget();
+    let refusals = 0;
+    const outcome = await loadChunk(built.chunk, target, 'reject', WHERE, indexCsv, {
+      screened: screenAhead(built.chunk, target),
+      onRefused: () => refusals++,
+    });
+    expect(target.screenCalls).toBe(0);
+    expect(refusals).toBe(1);
+    expect(outcome.inserted).toBe(18);
+    expect(outcome.rejected.map((r) => [r.row, r.reason.startsWith('ClickHouse code 27')])).toEqual([
+      [5, false],
+      [12, true],
+    ]);
+    expect(target.inserted.sort()).toEqual(
+      built.rows
+        .filter((r) => !r.text.includes('BAD'))
+        .map((r) => r.text)
+        .sort(),
+    );
+  });
+
+  it('tells the caller of the first refusal once, and never for a clean chunk', async () => {
+    let refusals = 0;
+    const onRefused = () => refusals++;
+    await loadChunk(build(texts(20, [])).chunk, new ScreeningTarget(), 'reject', WHERE, indexCsv, {
+      onRefused,
+    });
+    expect(refusals).toBe(0);
+    await loadChunk(build(texts(20, [2, 9, 15])).chunk, new FakeTarget(), 'reject', WHERE, indexCsv, {
+      onRefused,
+    });
+    expect(refusals).toBe(1);
+  });
+});

@@ -20,12 +20,13 @@ import type {
   RejectsStore,
   RejectsWriter,
 } from '../../functions/core/ports/object-store.ts';
-import type {
-  Deduplication,
-  RawInsert,
-  ServerCapabilities,
-  TableColumn,
-  Warehouse,
+import {
+  DataRejectedError,
+  type Deduplication,
+  type RawInsert,
+  type ServerCapabilities,
+  type TableColumn,
+  type Warehouse,
 } from '../../functions/core/ports/warehouse.ts';
 import { OLD_SERVER } from '../fixtures/capabilities.ts';
 
@@ -337,6 +338,33 @@ describe('ingestObject: inserts in flight', () => {
       [failing, [102]],
       [failing + 1, [152]],
     ]);
+  });
+});
+
+describe('ingestObject: bad rows', () => {
+  it('after ClickHouse refuses one chunk, screens the later ones before their first insert', async () => {
+    // A non-numeric id in every 40th row: certain to fail in a UInt64 column, so the screen finds it.
+    const rows = csvRows(300).map((row, i) => (i % 40 === 7 ? `n/a,${row}` : row));
+    const h = harness('in/orders.csv', csvFile(rows), 'manual', { maxBytes: 1024 });
+    const refuses = (call: InsertCall) =>
+      call.rows.some((row) => row.startsWith('n/a,'))
+        ? new DataRejectedError('Cannot parse input (at row 1)', '27', undefined)
+        : undefined;
+
+    const summary = await drive(h, refuses);
+
+    expect(summary.status).toBe('loaded');
+    expect(summary.chunks).toBeGreaterThanOrEqual(4);
+    // Only the first chunk with a bad row reached ClickHouse whole; every later one was screened first (the
+    // one already cut when the refusal came, just before its insert).
+    const refused = h.warehouse.calls.filter((call) => refuses(call) !== undefined);
+    expect(refused).toHaveLength(1);
+    expect(h.warehouse.committed).toEqual(rows.filter((row) => !row.startsWith('n/a,')));
+    const rejects = (h.deps.rejects as FakeRejects).rows;
+    expect(rejects.map((r) => r.line)).toEqual(
+      rows.flatMap((row, i) => (row.startsWith('n/a,') ? [i + 2] : [])),
+    );
+    expect(summary.rowsRejected + summary.rowsInserted).toBe(rows.length);
   });
 });
 

@@ -26,6 +26,22 @@ export interface ChunkOutcome {
   readonly inserts: number;
 }
 
+/** A chunk screened before its first insert: its index, and the rows the screen found certain to fail. */
+export interface ScreenedChunk {
+  readonly index: ChunkIndex;
+  readonly certain: ReadonlyMap<number, string>;
+}
+
+export interface LoadChunkOptions {
+  /**
+   * Screened ahead (while the previous chunk was inserting), because this file has had bad rows: the rows
+   * certain to fail are taken out before the first insert instead of after ClickHouse refuses the chunk.
+   */
+  readonly screened?: ScreenedChunk | undefined;
+  /** Called once, when ClickHouse first refuses any of this chunk's rows. */
+  readonly onRefused?: (() => void) | undefined;
+}
+
 /**
  * Loads one chunk. The fast path is a single insert of the whole chunk. When ClickHouse refuses the data, the
  * chunk is split where ClickHouse says the bad row is (or halved when it does not say), and every part is
@@ -39,10 +55,11 @@ export async function loadChunk(
   policy: 'reject' | 'fail',
   where: string,
   indexOf: (chunk: Chunk) => ChunkIndex,
+  options: LoadChunkOptions = {},
 ): Promise<ChunkOutcome> {
   const rows = chunk.rows;
   // Where each row starts is only worked out once a row needs to be told apart from the others.
-  let index: ChunkIndex | undefined;
+  let index: ChunkIndex | undefined = options.screened?.index;
   const indexed = (): ChunkIndex => {
     index ??= indexOf(chunk);
     return index;
@@ -51,8 +68,62 @@ export async function loadChunk(
   let inserted = 0;
   let inserts = 0;
   // Ranges still to load, last one first: a stack keeps file order and needs no recursion.
-  const pending: [number, number][] = rows > 0 ? [[0, rows]] : [];
-  let screened = false;
+  const pending: [number, number][] = [];
+  let refused = false;
+  const noteRefusal = () => {
+    if (refused) return;
+    refused = true;
+    options.onRefused?.();
+  };
+
+  /**
+   * Rejects the rows certain to fail and sends the rest of [from, to) as one insert. When that insert is
+   * refused too, something subtler is wrong: the remaining segments go on the stack, for ClickHouse to name
+   * each bad row.
+   */
+  const sendWithout = async (from: number, to: number, certain: ReadonlyMap<number, string>) => {
+    for (const [row, reason] of certain) {
+      rejected.push({
+        line: indexed().lines[row] ?? 0,
+        row: indexed().rowNumbers[row] ?? 0,
+        reason,
+        raw: rowText(chunk, indexed(), row),
+      });
+    }
+    const segments = segmentsWithout(from, to, certain);
+    const kept = segments.reduce((sum, [a, b]) => sum + b - a, 0);
+    if (kept === 0) return;
+    inserts++;
+    try {
+      const token = target.token(chunk, from, to);
+      await target.insert({
+        ...target.base,
+        body: chunkSegments(chunk, indexed(), segments),
+        settings:
+          token === undefined
+            ? target.settings
+            : {
+                ...target.settings,
+                insert_deduplication_token: `${token}:without:${[...certain.keys()].join(',')}`,
+              },
+      });
+      inserted += kept;
+    } catch (retryError) {
+      if (!(retryError instanceof DataRejectedError)) throw retryError;
+      noteRefusal();
+      for (let i = segments.length - 1; i >= 0; i--) pending.push(segments[i] as [number, number]);
+    }
+  };
+
+  // A screened chunk has had its one screening; an unscreened one gets it at its first refusal.
+  let screened = options.screened !== undefined;
+  if (rows > 0) {
+    if (options.screened !== undefined && options.screened.certain.size > 0 && policy === 'reject') {
+      await sendWithout(0, rows, options.screened.certain);
+    } else {
+      pending.push([0, rows]);
+    }
+  }
   while (pending.length > 0) {
     const range = pending.pop();
     if (range === undefined) break;
@@ -69,45 +140,14 @@ export async function loadChunk(
       inserted += to - from;
     } catch (error) {
       if (!(error instanceof DataRejectedError)) throw error;
+      noteRefusal();
       if (!screened && policy === 'reject' && target.screen !== undefined) {
         // The first refusal: take out in one pass every row certain to fail, then try the rest as one insert.
         screened = true;
         const certain = target.screen(chunk, indexed());
         if (certain.size > 0) {
-          for (const [row, reason] of certain) {
-            rejected.push({
-              line: indexed().lines[row] ?? 0,
-              row: indexed().rowNumbers[row] ?? 0,
-              reason,
-              raw: rowText(chunk, indexed(), row),
-            });
-          }
-          const segments = segmentsWithout(from, to, certain);
-          inserts++;
-          const kept = segments.reduce((sum, [a, b]) => sum + b - a, 0);
-          try {
-            if (kept > 0) {
-              const token = target.token(chunk, from, to);
-              await target.insert({
-                ...target.base,
-                body: chunkSegments(chunk, indexed(), segments),
-                settings:
-                  token === undefined
-                    ? target.settings
-                    : {
-                        ...target.settings,
-                        insert_deduplication_token: `${token}:without:${[...certain.keys()].join(',')}`,
-                      },
-              });
-            }
-            inserted += kept;
-            continue;
-          } catch (retryError) {
-            if (!(retryError instanceof DataRejectedError)) throw retryError;
-            // Something subtler is wrong too: go on segment by segment, with ClickHouse naming each bad row.
-            for (let i = segments.length - 1; i >= 0; i--) pending.push(segments[i] as [number, number]);
-            continue;
-          }
+          await sendWithout(from, to, certain);
+          continue;
         }
       }
       const named = error.rowHint === undefined ? undefined : from + error.rowHint - 1;

@@ -16,7 +16,7 @@ import type { Warehouse } from '../ports/warehouse.ts';
 import { BufferPool, chunkBufferSize, plainChunkBound } from './buffer-pool.ts';
 import type { Chunk } from './chunk.ts';
 import { indexChunk } from './chunk-index.ts';
-import { type ChunkInsertTarget, loadChunk } from './chunk-loader.ts';
+import { type ChunkInsertTarget, loadChunk, type ScreenedChunk } from './chunk-loader.ts';
 import { type ColumnPlan, planColumns, planNdjson } from './column-plan.ts';
 import { decompress } from './decompress.ts';
 import { collectIfHeapGrew, collectYoungGarbage } from './garbage.ts';
@@ -174,6 +174,22 @@ export async function ingestObject(
     );
 
     let target: ChunkInsertTarget | undefined;
+    const indexOf = (chunk: Chunk) => indexChunk(chunk, route.format, fieldDelimiter(route));
+    // Once ClickHouse has refused rows of this file, more are likely: each later chunk is screened as soon as
+    // it is cut (while the one before it inserts), so that its certain failures never reach ClickHouse.
+    let screenAhead = false;
+    const screenedAhead = new Map<number, ScreenedChunk>();
+    const screenIfDue = (chunk: Chunk): ScreenedChunk | undefined => {
+      const screen = target?.screen;
+      if (!screenAhead || screen === undefined || route.badRows.policy !== 'reject') return undefined;
+      if (chunk.rows === 0 || committed.has(chunk.index)) return undefined;
+      const index = indexOf(chunk);
+      return { index, certain: screen(chunk, index) };
+    };
+    const screenEarly = (chunk: Chunk) => {
+      const screened = screenIfDue(chunk);
+      if (screened !== undefined) screenedAhead.set(chunk.index, screened);
+    };
     const writeRejects = async (rows: readonly RejectedRow[]) => {
       if (rows.length === 0) return;
       rejectsWriter ??= deps.rejects.create({ ...ref, versionId: summary.versionId, eTag: summary.eTag });
@@ -218,9 +234,15 @@ export async function ingestObject(
           columns,
         );
       }
-      const outcome = await loadChunk(chunk, target, route.badRows.policy, where, (c) =>
-        indexChunk(c, route.format, fieldDelimiter(route)),
-      );
+      // A chunk cut before the first refusal is screened now: still cheaper than a refused insert.
+      const screened = screenedAhead.get(chunk.index) ?? screenIfDue(chunk);
+      screenedAhead.delete(chunk.index);
+      const outcome = await loadChunk(chunk, target, route.badRows.policy, where, indexOf, {
+        screened,
+        onRefused: () => {
+          screenAhead = true;
+        },
+      });
       return {
         inserted: outcome.inserted,
         rejected: mergeByRow(chunk.rejected, outcome.rejected),
@@ -270,7 +292,10 @@ export async function ingestObject(
     const iterator = chunks[Symbol.asyncIterator]();
     const ahead: Promise<IteratorResult<Chunk>>[] = [];
     const pull = () => {
-      const next = iterator.next();
+      const next = iterator.next().then((result) => {
+        if (!result.done) screenEarly(result.value);
+        return result;
+      });
       next.catch(() => undefined); // surfaced when awaited below
       ahead.push(next);
     };
