@@ -190,8 +190,9 @@ export async function loadChunk(
 function segmentsWithout(from: number, to: number, without: ReadonlyMap<number, string>): [number, number][] {
   const segments: [number, number][] = [];
   let start = from;
-  for (let row = from; row < to; row++) {
-    if (!without.has(row)) continue;
+  // The few rows taken out, in order: a chunk has a hundred thousand rows and usually a handful of these.
+  for (const row of [...without.keys()].sort((a, b) => a - b)) {
+    if (row < from || row >= to) continue;
     if (row > start) segments.push([start, row]);
     start = row + 1;
   }
