@@ -368,6 +368,55 @@ describe('ingestObject: bad rows', () => {
   });
 });
 
+describe('ingestObject: the object body opened early', () => {
+  /** A store that counts opens and remembers each body it handed out. */
+  function countingStore(bytes: Buffer) {
+    const bodies: Readable[] = [];
+    const store: ObjectStore = {
+      open: async () => {
+        const body = Readable.from([bytes]);
+        bodies.push(body);
+        return { body, size: bytes.length, eTag: '"etag-1"', versionId: 'v1' };
+      },
+    };
+    return { store, bodies };
+  }
+
+  /** A history query that takes `ms` to answer, as a ClickHouse service waking up would. */
+  class SlowLedger extends FakeLedger {
+    constructor(readonly ms: number) {
+      super();
+    }
+    override async prior(): Promise<PriorAttempts> {
+      await new Promise((resolve) => setTimeout(resolve, this.ms));
+      return super.prior();
+    }
+  }
+
+  it('reads the body opened with the history query when the preflight is quick', async () => {
+    const rows = csvRows(20);
+    const h = harness('in/orders.csv', csvFile(rows), 'automatic');
+    const { store, bodies } = countingStore(csvFile(rows));
+    const summary = await ingestObject({ ...h.deps, objects: store }, ROUTE, h.ref);
+    expect(summary.status).toBe('loaded');
+    expect(bodies).toHaveLength(1);
+    expect(h.warehouse.committed).toEqual(rows);
+  });
+
+  it('drops a body left unread longer than earlyBodyMaxWaitMs and opens the object again', async () => {
+    const rows = csvRows(20);
+    const h = harness('in/orders.csv', csvFile(rows), 'automatic');
+    const { store, bodies } = countingStore(csvFile(rows));
+    const deps = { ...h.deps, objects: store, ledger: new SlowLedger(40) };
+    const summary = await ingestObject(deps, ROUTE, h.ref, { earlyBodyMaxWaitMs: 10 });
+    expect(summary.status).toBe('loaded');
+    expect(bodies).toHaveLength(2);
+    expect(bodies[0]?.destroyed).toBe(true);
+    expect(h.warehouse.committed).toEqual(rows);
+    expect(summary.rowsInserted).toBe(rows.length);
+  });
+});
+
 describe('ingestObject: chunk buffers of small objects', () => {
   /** About 200 bytes: a header and a dozen rows. */
   const rows = csvRows(12);

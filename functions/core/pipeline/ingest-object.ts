@@ -43,6 +43,11 @@ export interface IngestOptions {
   readonly remainingTimeMs?: (() => number) | undefined;
   /** Stop starting chunks when less than this is left. Default 30000. */
   readonly headroomMs?: number | undefined;
+  /**
+   * An object body opened early (with the history query) but left unread longer than this is dropped and the
+   * object opened again: S3 may close a response that nobody reads. Default 5000.
+   */
+  readonly earlyBodyMaxWaitMs?: number | undefined;
 }
 
 /** One more chunk is read while inserts run: S3 reads overlap inserts, memory stays flat. */
@@ -119,8 +124,9 @@ export async function ingestObject(
 
   // The GET goes out together with the history query: a small file waits for the slower of the two round
   // trips, not for both. A duplicate event then costs a GET too, closed unread.
-  const opening = version === undefined ? undefined : deps.objects.open(ref);
+  let opening = version === undefined ? undefined : deps.objects.open(ref);
   opening?.catch(() => undefined); // surfaced when awaited below
+  const openedEarlyAt = Date.now();
   try {
     if (await alreadyLoaded()) return await finish();
     const [capabilities, columns] = await Promise.all([
@@ -131,6 +137,12 @@ export async function ingestObject(
     summary.delivery = decision.delivery;
     if (decision.note !== undefined) summary.deliveryNote = decision.note;
 
+    // A slow preflight (a ClickHouse service waking up) left the early body unread too long to trust it.
+    if (opening !== undefined && Date.now() - openedEarlyAt > (options.earlyBodyMaxWaitMs ?? 5000)) {
+      const stale = opening;
+      opening = undefined;
+      stale.then((unread) => unread?.body.destroy()).catch(() => undefined);
+    }
     const opened = await (opening ?? deps.objects.open(ref));
     if (opened === undefined) {
       summary.status = 'skipped';
