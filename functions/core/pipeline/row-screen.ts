@@ -101,7 +101,12 @@ function screenCsv(
         } else if (wanted && c >= DIGIT_0 && c <= DIGIT_9) digits = true;
       }
     }
-    if (wanted) {
+    if (wanted && !digits) {
+      const first = body[i] as number;
+      // Most numbers and dates start with a digit: then the rest is only skipped.
+      digits = i < stop && first >= DIGIT_0 && first <= DIGIT_9;
+    }
+    if (wanted && !digits) {
       for (; i < stop; i++) {
         const c = body[i] as number;
         if (c === separator) break;
