@@ -28,7 +28,7 @@ import {
   type TableColumn,
   type Warehouse,
 } from '../../functions/core/ports/warehouse.ts';
-import { OLD_SERVER } from '../fixtures/capabilities.ts';
+import { MODERN_SERVER, OLD_SERVER } from '../fixtures/capabilities.ts';
 
 const HEADER = 'id,name';
 
@@ -414,6 +414,92 @@ describe('ingestObject: the object body opened early', () => {
     expect(bodies[0]?.destroyed).toBe(true);
     expect(h.warehouse.committed).toEqual(rows);
     expect(summary.rowsInserted).toBe(rows.length);
+  });
+});
+
+describe('ingestObject: chunk records', () => {
+  /** A current server whose table honours deduplication tokens: delivery is exactly-once. */
+  class DeduplicatingWarehouse extends FakeWarehouse {
+    override async capabilities(): Promise<ServerCapabilities> {
+      return MODERN_SERVER;
+    }
+    override async deduplication(): Promise<Deduplication> {
+      return { enabled: true, engine: 'ReplicatedMergeTree' };
+    }
+  }
+
+  /** Chunk records stay pending until the test settles them; the file's history row is taken at once. */
+  class GatedLedger extends FakeLedger {
+    readonly gated: { chunk: number; resolve(): void; reject(error: unknown): void }[] = [];
+    override recordChunk(_version: VersionKey, chunk: CommittedChunk): Promise<void> {
+      return new Promise<void>((resolve, reject) => {
+        this.gated.push({
+          chunk: chunk.chunk,
+          resolve: () => {
+            this.chunks.push(chunk);
+            resolve();
+          },
+          reject,
+        });
+      });
+    }
+  }
+
+  function setUp(warehouse: FakeWarehouse) {
+    const rows = csvRows(300);
+    const h = harness('in/orders.csv', csvFile(rows), 'automatic', { maxBytes: 1024 });
+    const ledger = new GatedLedger();
+    const deps = { ...h.deps, warehouse, ledger };
+    let summary: FileSummary | undefined;
+    const done = ingestObject(deps, ROUTE, h.ref).then((result) => {
+      summary = result;
+      return result;
+    });
+    return { rows, ledger, warehouse, done, summary: () => summary };
+  }
+
+  it('with deduplication tokens, inserts the next chunk while the last one’s record is still being written', async () => {
+    const run = setUp(new DeduplicatingWarehouse('automatic'));
+    await quiescent();
+    // Every chunk inserted, every record but the last chunk's still pending, and no history row yet.
+    const chunks = run.warehouse.calls.length;
+    expect(chunks).toBeGreaterThanOrEqual(4);
+    expect(run.ledger.gated.map((g) => g.chunk)).toEqual([...Array(chunks - 1).keys()]);
+    expect(run.ledger.entries).toHaveLength(0);
+    expect(run.summary()).toBeUndefined();
+
+    for (const gate of run.ledger.gated) gate.resolve();
+    const summary = await run.done;
+    expect(summary.status).toBe('loaded');
+    expect(summary.delivery).toBe('exactly-once');
+    expect(run.warehouse.committed).toEqual(run.rows);
+    expect(run.ledger.chunks.map((c) => c.chunk)).toEqual([...Array(chunks - 1).keys()]);
+    expect(run.ledger.entries.map((e) => e.status)).toEqual(['loaded']);
+  });
+
+  it('with deduplication tokens, fails the file when a chunk record cannot be written', async () => {
+    const run = setUp(new DeduplicatingWarehouse('automatic'));
+    await quiescent();
+    run.ledger.gated[1]?.reject(new Error('ledger insert refused'));
+    for (const gate of run.ledger.gated) gate.resolve();
+    const summary = await run.done;
+    expect(summary.status).toBe('failed');
+    expect(summary.reason).toContain('ledger insert refused');
+    expect(run.ledger.entries.map((e) => e.status)).toEqual(['failed']);
+  });
+
+  it('without deduplication tokens, waits for each chunk’s record before the next insert', async () => {
+    const run = setUp(new FakeWarehouse('automatic'));
+    for (let chunk = 0; run.summary() === undefined; chunk++) {
+      await quiescent();
+      if (run.summary() !== undefined) break;
+      // One record pending at a time, and no insert past the chunk it records.
+      expect(run.ledger.gated.map((g) => g.chunk)).toEqual([chunk]);
+      expect(run.warehouse.calls).toHaveLength(chunk + 1);
+      run.ledger.gated.shift()?.resolve();
+    }
+    expect(run.summary()?.status).toBe('loaded');
+    expect(run.warehouse.committed).toEqual(run.rows);
   });
 });
 

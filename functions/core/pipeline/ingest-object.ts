@@ -280,6 +280,17 @@ export async function ingestObject(
         rowsInserted: loaded.inserted,
         rejected: loaded.rejected,
       });
+    // With deduplication tokens honoured, a chunk's record need not land before the next insert starts: should
+    // the process die first, the retry sends that chunk again with the same token and ClickHouse drops it. So
+    // the record's round trip overlaps the next insert. Without them each chunk waits for its record, so that
+    // a crash repeats no more than the chunks in flight.
+    const overlapRecords = decision.delivery === 'exactly-once';
+    const recording: Promise<void>[] = [];
+    let recordFailure: { error: unknown } | undefined;
+    const recordsWritten = async (): Promise<void> => {
+      await Promise.all(recording.splice(0));
+      if (recordFailure !== undefined) throw recordFailure.error;
+    };
     /**
      * Counts a chunk's outcome, in file order: rejects are written in the order of the file. `draining`: the
      * file has already failed, and this chunk's insert was in flight; what it committed is still counted,
@@ -298,9 +309,18 @@ export async function ingestObject(
         !loaded.resumed &&
         (draining || !chunk.final || summary.rowsRejected > route.badRows.maxRejectedRows)
       ) {
-        await recordCommit(chunk, loaded);
+        const record = recordCommit(chunk, loaded);
+        if (overlapRecords && !draining && record !== undefined) {
+          recording.push(
+            record.catch((error: unknown) => {
+              recordFailure ??= { error };
+            }),
+          );
+        } else await record;
       }
       if (draining) return;
+      // A record that failed fails the file now, not after the rest of it.
+      if (recordFailure !== undefined) throw recordFailure.error;
       checkRejectLimit(loaded.rejected);
       pool.release(chunk.body);
       options.onProgress?.({
@@ -350,7 +370,10 @@ export async function ingestObject(
       // counted, its rejects written and its commit recorded, so that the retry skips it.
       for (const flight of inFlight.splice(0)) await settle(flight, true).catch(() => undefined);
       await iterator.return?.(undefined).catch(() => undefined);
+      // Whatever happened, no record is left being written once the file's own history row goes out.
+      await Promise.all(recording);
     }
+    await recordsWritten();
     summary.rowsRead = counts.rows;
     summary.blankLines = counts.blankLines;
     summary.bytesDecompressed = counts.bytes;
