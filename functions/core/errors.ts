@@ -14,6 +14,7 @@ export type ChuteErrorCode =
   | 'REJECT_LIMIT_EXCEEDED'
   | 'CLICKHOUSE_FAILED'
   | 'DEDUP_NOT_ENABLED'
+  | 'CHUNKING_CHANGED'
   | 'TIMEOUT_HEADROOM'
   | 'USAGE';
 

@@ -298,4 +298,47 @@ describe.each(engines)('exactly-once under faults on %s', (_name, { open, tokens
     expect(history[0]?.error).toMatch(/TIMEOUT|stopped before chunk 5/);
     await expectEachChunkRecordedOnce(key, file, retry.summary.chunks);
   });
+
+  it('refuses to resume from chunks cut by other chunking settings, and resumes once they are restored', async () => {
+    const file = standardFile();
+    const { table, key, event } = await setUp(file);
+    // A load history made by a chute that did not record how objects were cut: its _chunks table lacks `cut`.
+    const history = uniqueName('history');
+    await engine.client.command({
+      query: `CREATE TABLE ${history}_chunks (bucket String, key String, version String, chunk UInt32,
+        rows_inserted UInt64, rows_rejected UInt64, rejects String, committed DateTime('UTC'))
+        ENGINE = MergeTree ORDER BY (bucket, key, version, chunk)`,
+    });
+    const routes = [{ prefix: 'in/', format: 'csv' as const, table }];
+    const config = testConfig(routes, { chunking: CHUNKING, ledger: { table: history } });
+    const first = await deliver(event, config, undefined, {
+      remainingTimeMs: clockRunningOutAfter(5).remainingTimeMs,
+    });
+    expect(first.summary).toMatchObject({ status: 'failed', errorCode: 'TIMEOUT_HEADROOM' });
+    const partial = await chunksOf(engine.client, bucket, key, `${history}_chunks`);
+    expect(partial.map((r) => r.chunk)).toEqual([0, 1, 2, 3, 4]);
+    const partialRows = (await tableState(engine.client, table)).count;
+
+    // Chunks twice the size: chunk 3 would be other rows. Nothing is inserted.
+    const wider = testConfig(routes, { chunking: { maxBytes: 4096 }, ledger: { table: history } });
+    const refused = await deliver(event, wider, undefined, { remainingTimeMs: () => 600_000 });
+    expect(refused.summary).toMatchObject({
+      status: 'failed',
+      errorCode: 'CHUNKING_CHANGED',
+      rowsInserted: 0,
+    });
+    expect(refused.summary.reason).toMatch(
+      /chunk\(s\) 0, 1, 2, 3, 4 cut by other rules \(then: .*maxBytes=2048.*; now: .*maxBytes=4096/,
+    );
+    expect((await tableState(engine.client, table)).count).toBe(partialRows);
+
+    const restored = await deliver(event, config, undefined, { remainingTimeMs: () => 600_000 });
+    expect(restored.summary).toMatchObject({
+      status: 'loaded',
+      chunksResumed: 5,
+      rowsInserted: file.goodIds.length,
+    });
+    expect(await tableState(engine.client, table)).toEqual(exactly(file.goodIds));
+    expect(await rejectsAt(s3.client, restored.summary.rejectsLocation)).toEqual(file.rejects);
+  });
 });

@@ -37,11 +37,13 @@ export class ClickHouseLedger implements Ledger {
       chunk: number;
       rows_inserted: string;
       rejects: string;
+      cut: string;
     }>(
-      `SELECT 'attempt' AS kind, status, toUInt32(0) AS chunk, toUInt64(0) AS rows_inserted, '' AS rejects
+      `SELECT 'attempt' AS kind, status, toUInt32(0) AS chunk, toUInt64(0) AS rows_inserted, '' AS rejects,
+              '' AS cut
          FROM ${quoteTable(this.#history)} WHERE ${where(version)}
        UNION ALL
-       SELECT 'chunk' AS kind, '' AS status, chunk, rows_inserted, rejects
+       SELECT 'chunk' AS kind, '' AS status, chunk, rows_inserted, rejects, cut
          FROM ${quoteTable(this.#chunks)} WHERE ${where(version)}`,
     );
     let attempts = 0;
@@ -56,6 +58,7 @@ export class ClickHouseLedger implements Ledger {
           chunk: Number(row.chunk),
           rowsInserted: Number(row.rows_inserted),
           rejected: row.rejects === '' ? [] : (JSON.parse(row.rejects) as RejectedRow[]),
+          cut: row.cut,
         });
       }
     }
@@ -73,6 +76,7 @@ export class ClickHouseLedger implements Ledger {
       rows_rejected: chunk.rejected.length,
       rejects: chunk.rejected.length === 0 ? '' : JSON.stringify(chunk.rejected),
       committed: dateTime(new Date()),
+      cut: chunk.cut,
     });
   }
 
@@ -119,9 +123,30 @@ export class ClickHouseLedger implements Ledger {
     await this.#client.command({
       query: `CREATE TABLE IF NOT EXISTS ${quoteTable(this.#chunks)} (
         bucket String, key String, version String, chunk UInt32, rows_inserted UInt64, rows_rejected UInt64,
-        rejects String, committed DateTime('UTC')
+        rejects String, committed DateTime('UTC'), cut String
       ) ENGINE = MergeTree ORDER BY (bucket, key, version, chunk)`,
     });
+    await this.#addCutColumn();
+  }
+
+  /**
+   * Tables made before chute recorded how an object was cut lack the `cut` column: added here, once. (18.16
+   * has no ADD COLUMN IF NOT EXISTS, so the column list is read first, and a concurrent container that added
+   * it in between is not an error.)
+   */
+  async #addCutColumn(): Promise<void> {
+    const hasCut = async () =>
+      (
+        await this.#rows<{ name: string }>(
+          `SELECT name FROM system.columns WHERE database = ${quoteString(this.#chunks.database)} AND table = ${quoteString(this.#chunks.table)} AND name = 'cut'`,
+        )
+      ).length > 0;
+    if (await hasCut()) return;
+    try {
+      await this.#client.command({ query: `ALTER TABLE ${quoteTable(this.#chunks)} ADD COLUMN cut String` });
+    } catch (error) {
+      if (!(await hasCut())) throw error;
+    }
   }
 
   async #insert(table: TableRef, row: Record<string, unknown>): Promise<void> {

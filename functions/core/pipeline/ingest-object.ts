@@ -18,6 +18,7 @@ import type { Chunk } from './chunk.ts';
 import { indexChunk } from './chunk-index.ts';
 import { type ChunkInsertTarget, loadChunk, type ScreenedChunk } from './chunk-loader.ts';
 import { type ColumnPlan, planColumns, planNdjson } from './column-plan.ts';
+import { checkSameCut, cutSignature } from './cut-rules.ts';
 import { decompress } from './decompress.ts';
 import { collectIfHeapGrew, scavengingEvery } from './garbage.ts';
 import { insertTarget } from './insert-target.ts';
@@ -230,8 +231,26 @@ export async function ingestObject(
       }
     };
 
+    // How this object is cut, known once the header is: checked against the earlier attempts' records
+    // before the first chunk is loaded, and written with every record.
+    let cut: { rules: string } | { refused: unknown } | undefined;
+    const cutRules = (): string => {
+      if (cut === undefined) {
+        const rules = cutSignature(route, deps.chunking, plan?.repeatHeader ?? false);
+        try {
+          checkSameCut(committed, rules, where);
+          cut = { rules };
+        } catch (refused) {
+          cut = { refused };
+        }
+      }
+      if ('refused' in cut) throw cut.refused;
+      return cut.rules;
+    };
+
     /** One chunk's insert (or its resumed commit), started now and settled later, in file order. */
     const startLoad = async (chunk: Chunk): Promise<LoadedChunk> => {
+      cutRules();
       const done = committed.get(chunk.index);
       // Committed by an earlier attempt: its rows are in the table, its rejects in the ledger.
       if (done !== undefined)
@@ -279,6 +298,7 @@ export async function ingestObject(
         chunk: chunk.index,
         rowsInserted: loaded.inserted,
         rejected: loaded.rejected,
+        cut: cutRules(),
       });
     // With deduplication tokens honoured, a chunk's record need not land before the next insert starts: should
     // the process die first, the retry sends that chunk again with the same token and ClickHouse drops it. So

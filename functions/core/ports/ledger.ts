@@ -32,6 +32,11 @@ export interface CommittedChunk {
   readonly chunk: number;
   readonly rowsInserted: number;
   readonly rejected: readonly RejectedRow[];
+  /**
+   * The rules the object was cut by (format, chunk limits, header repetition, scanner version): chunk N is
+   * the same rows on a retry only under the same rules. Empty for records written before chute kept it.
+   */
+  readonly cut: string;
 }
 
 export interface PriorAttempts {

@@ -1,0 +1,45 @@
+import type { ChunkingConfig, Route } from '../config/schema.ts';
+import { ChuteError } from '../errors.ts';
+import type { CommittedChunk } from '../ports/ledger.ts';
+
+/**
+ * Bumped whenever the scanner or the chunk assembler changes where a record or a chunk ends (as the TSV
+ * escaped line feed fix did): a retry by a newer chute must not trust chunk numbers an older one recorded.
+ */
+const CUT_RULES_VERSION = 1;
+
+/**
+ * Everything that decides which rows chunk N holds, as text: a retry may skip a chunk an earlier attempt
+ * committed only if the object is cut by the same rules, or the chunk numbers name different rows (rows
+ * skipped, or loaded twice with tokens that no longer match).
+ */
+export function cutSignature(route: Route, chunking: ChunkingConfig, repeatHeader: boolean): string {
+  return [
+    `rules=${CUT_RULES_VERSION}`,
+    `format=${route.format}`,
+    `delimiter=${JSON.stringify(route.delimiter ?? '')}`,
+    `header=${route.header}`,
+    `repeatHeader=${repeatHeader}`,
+    `maxBytes=${chunking.maxBytes}`,
+    `maxRows=${chunking.maxRows}`,
+    `maxRecordBytes=${chunking.maxRecordBytes}`,
+  ].join(' ');
+}
+
+/**
+ * Refuses to resume from chunks cut by other rules. Records from before chute kept the rules (an empty
+ * `cut`) are trusted, as they were then.
+ */
+export function checkSameCut(
+  committed: ReadonlyMap<number, CommittedChunk>,
+  cut: string,
+  where: string,
+): void {
+  const other = [...committed.values()].find((chunk) => chunk.cut !== '' && chunk.cut !== cut);
+  if (other === undefined) return;
+  const chunks = [...committed.keys()].sort((a, b) => a - b);
+  throw new ChuteError(
+    'CHUNKING_CHANGED',
+    `${where}: an earlier attempt committed chunk(s) ${chunks.join(', ')} cut by other rules (then: ${other.cut}; now: ${cut}), so a retry cannot tell which rows they hold. Restore the earlier chunking settings (or chute version) for this retry; or, accepting that those rows load twice, delete the object version's rows from the load history's _chunks table and retry`,
+  );
+}
