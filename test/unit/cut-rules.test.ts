@@ -16,29 +16,29 @@ function committed(...cuts: string[]): Map<number, CommittedChunk> {
 
 describe('cutSignature', () => {
   it('is the same for the same settings, and differs when anything that moves a chunk boundary does', () => {
-    const base = cutSignature(route, chunking(), false);
-    expect(cutSignature(route, chunking(), false)).toBe(base);
+    const base = cutSignature(route, chunking());
+    expect(cutSignature(route, chunking())).toBe(base);
     const variants = [
-      cutSignature(route, chunking({ maxBytes: 4096 }), false),
-      cutSignature(route, chunking({ maxRows: 1000 }), false),
-      cutSignature(route, chunking({ maxRecordBytes: 4096 }), false),
-      cutSignature(route, chunking(), true),
-      cutSignature(parseRoute({ ...ROUTE_INPUT, delimiter: ';' }), chunking(), false),
-      cutSignature(parseRoute({ ...ROUTE_INPUT, format: 'tsv' }), chunking(), false),
-      cutSignature(parseRoute({ ...ROUTE_INPUT, header: false, columns: ['a'] }), chunking(), false),
+      cutSignature(route, chunking({ maxBytes: 4096 })),
+      cutSignature(route, chunking({ maxRows: 1000 })),
+      cutSignature(route, chunking({ maxRecordBytes: 4096 })),
+      cutSignature(parseRoute({ ...ROUTE_INPUT, delimiter: ';' }), chunking()),
+      cutSignature(parseRoute({ ...ROUTE_INPUT, format: 'tsv' }), chunking()),
+      cutSignature(parseRoute({ ...ROUTE_INPUT, header: false, columns: ['a'] }), chunking()),
     ];
     expect(new Set([base, ...variants]).size).toBe(variants.length + 1);
   });
 
-  it('does not depend on settings that leave chunk boundaries alone', () => {
-    expect(cutSignature(route, chunking({ insertsInFlight: 2 }), false)).toBe(
-      cutSignature(route, chunking(), false),
+  it('does not depend on settings that leave chunk boundaries alone, nor on spelling out a default', () => {
+    expect(cutSignature(route, chunking({ insertsInFlight: 2 }))).toBe(cutSignature(route, chunking()));
+    expect(cutSignature(parseRoute({ ...ROUTE_INPUT, delimiter: ',' }), chunking())).toBe(
+      cutSignature(route, chunking()),
     );
   });
 });
 
 describe('checkSameCut', () => {
-  const now = cutSignature(route, chunking(), false);
+  const now = cutSignature(route, chunking());
 
   it('accepts no records, records cut the same way, and records from before the rules were kept', () => {
     expect(() => checkSameCut(new Map(), now, 's3://b/k')).not.toThrow();
@@ -47,7 +47,7 @@ describe('checkSameCut', () => {
   });
 
   it('refuses records cut by other rules, naming the object, the chunks, then and now, and what to do', () => {
-    const then = cutSignature(route, chunking({ maxBytes: 4096 }), false);
+    const then = cutSignature(route, chunking({ maxBytes: 4096 }));
     let thrown: unknown;
     try {
       checkSameCut(committed(now, then, now), now, 's3://landing/in/a.csv');

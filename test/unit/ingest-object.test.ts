@@ -368,6 +368,47 @@ describe('ingestObject: bad rows', () => {
   });
 });
 
+describe('ingestObject: bad rows under exactly-once', () => {
+  it('offers every chunk whole first, so what a retry sends does not depend on earlier refusals', async () => {
+    class DeduplicatingManual extends FakeWarehouse {
+      override async capabilities(): Promise<ServerCapabilities> {
+        return MODERN_SERVER;
+      }
+      override async deduplication(): Promise<Deduplication> {
+        return { enabled: true, engine: 'ReplicatedMergeTree' };
+      }
+    }
+    const rows = csvRows(300).map((row, i) => (i % 40 === 7 ? `n/a,${row}` : row));
+    const h = harness('in/orders.csv', csvFile(rows), 'manual', { maxBytes: 1024 });
+    const warehouse = new DeduplicatingManual('manual');
+    const refuses = (call: InsertCall) =>
+      call.rows.some((row) => row.startsWith('n/a,'))
+        ? new DataRejectedError('Cannot parse input (at row 1)', '27', undefined)
+        : undefined;
+    let summary: FileSummary | undefined;
+    ingestObject({ ...h.deps, warehouse }, ROUTE, h.ref).then((result) => {
+      summary = result;
+    });
+    while (summary === undefined) {
+      await quiescent();
+      const next = warehouse.pending.shift();
+      if (next === undefined) continue;
+      const error = refuses(next.call);
+      if (error === undefined) next.resolve();
+      else next.reject(error);
+    }
+    expect(summary.status).toBe('loaded');
+    expect(summary.delivery).toBe('exactly-once');
+    // Every chunk holding a bad row was refused whole once, then sent without it.
+    const withBad = new Set(
+      warehouse.calls.filter((call) => refuses(call) !== undefined).map((call) => call.rows[0]),
+    );
+    expect(withBad.size).toBe(warehouse.calls.filter((call) => refuses(call) !== undefined).length);
+    expect(withBad.size).toBeGreaterThan(1);
+    expect(warehouse.committed).toEqual(rows.filter((row) => !row.startsWith('n/a,')));
+  });
+});
+
 describe('ingestObject: the object body opened early', () => {
   /** A store that counts opens and remembers each body it handed out. */
   function countingStore(bytes: Buffer) {
@@ -458,18 +499,24 @@ describe('ingestObject: chunk records', () => {
     return { rows, ledger, warehouse, done, summary: () => summary };
   }
 
-  it('with deduplication tokens, inserts the next chunk while the last one’s record is still being written', async () => {
+  it('with deduplication tokens, inserts the next chunk while the last one’s record is written, never more', async () => {
     const run = setUp(new DeduplicatingWarehouse('automatic'));
-    await quiescent();
-    // Every chunk inserted, every record but the last chunk's still pending, and no history row yet.
+    let released = 0;
+    for (;;) {
+      await quiescent();
+      if (run.summary() !== undefined) break;
+      // Record N is written while chunk N + 1 inserts; chunk N + 2 waits for it: one record outstanding.
+      expect(run.ledger.gated.map((g) => g.chunk)).toEqual([released]);
+      expect(run.warehouse.calls).toHaveLength(Math.min(released + 2, run.warehouse.calls.length));
+      expect(run.warehouse.calls.length).toBeLessThanOrEqual(released + 2);
+      expect(run.ledger.entries).toHaveLength(0);
+      run.ledger.gated.shift()?.resolve();
+      released++;
+    }
+    const summary = await run.done;
     const chunks = run.warehouse.calls.length;
     expect(chunks).toBeGreaterThanOrEqual(4);
-    expect(run.ledger.gated.map((g) => g.chunk)).toEqual([...Array(chunks - 1).keys()]);
-    expect(run.ledger.entries).toHaveLength(0);
-    expect(run.summary()).toBeUndefined();
-
-    for (const gate of run.ledger.gated) gate.resolve();
-    const summary = await run.done;
+    expect(released).toBe(chunks - 1);
     expect(summary.status).toBe('loaded');
     expect(summary.delivery).toBe('exactly-once');
     expect(run.warehouse.committed).toEqual(run.rows);
@@ -480,11 +527,13 @@ describe('ingestObject: chunk records', () => {
   it('with deduplication tokens, fails the file when a chunk record cannot be written', async () => {
     const run = setUp(new DeduplicatingWarehouse('automatic'));
     await quiescent();
-    run.ledger.gated[1]?.reject(new Error('ledger insert refused'));
-    for (const gate of run.ledger.gated) gate.resolve();
+    expect(run.warehouse.calls).toHaveLength(2);
+    run.ledger.gated.shift()?.reject(new Error('ledger insert refused'));
     const summary = await run.done;
     expect(summary.status).toBe('failed');
     expect(summary.reason).toContain('ledger insert refused');
+    // Nothing past the chunk inserting when the record failed.
+    expect(run.warehouse.calls).toHaveLength(2);
     expect(run.ledger.entries.map((e) => e.status)).toEqual(['failed']);
   });
 

@@ -43,6 +43,17 @@ describe('createRowScreen', () => {
     ).toEqual(new Map());
   });
 
+  it('leaves to ClickHouse a bare sign, point or exponent, which number parsers read as 0', () => {
+    // Measured: 18.16 stores 0 for `-`, `+`, `"-"`, ` -` in Int32, `-`, `.`, `e` in Float64 and Decimal;
+    // 26.x for `-`, `+`, `.`, `e` in Decimal.
+    const rows = ['-', '+', '"-"', ' -', '.', 'e', 'E', '-.', '"+.e"'].flatMap((value, i) => [
+      `${value},2026-11-01 10:00:00,n,1`,
+      `${i},2026-11-01 10:00:00,n,${value}`,
+    ]);
+    expect(screen(rows)).toEqual(new Map());
+    expect([...screen(['-x,2026-11-01 10:00:00,n,1', '1,2026-11-01 10:00:00,n,e-x']).keys()]).toEqual([0, 1]);
+  });
+
   it('finds a wrong field count and text without digits in number and date columns', () => {
     const found = screen([
       '1,2026-11-01 10:00:00,ok,1',

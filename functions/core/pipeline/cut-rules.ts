@@ -1,3 +1,4 @@
+import { fieldDelimiter } from '../config/routes.ts';
 import type { ChunkingConfig, Route } from '../config/schema.ts';
 import { ChuteError } from '../errors.ts';
 import type { CommittedChunk } from '../ports/ledger.ts';
@@ -13,13 +14,13 @@ const CUT_RULES_VERSION = 1;
  * committed only if the object is cut by the same rules, or the chunk numbers name different rows (rows
  * skipped, or loaded twice with tokens that no longer match).
  */
-export function cutSignature(route: Route, chunking: ChunkingConfig, repeatHeader: boolean): string {
+export function cutSignature(route: Route, chunking: ChunkingConfig): string {
+  // Not the repeated header line: chunk limits count the records alone, so it moves no boundary.
   return [
     `rules=${CUT_RULES_VERSION}`,
     `format=${route.format}`,
-    `delimiter=${JSON.stringify(route.delimiter ?? '')}`,
+    `delimiter=${JSON.stringify(fieldDelimiter(route))}`,
     `header=${route.header}`,
-    `repeatHeader=${repeatHeader}`,
     `maxBytes=${chunking.maxBytes}`,
     `maxRows=${chunking.maxRows}`,
     `maxRecordBytes=${chunking.maxRecordBytes}`,

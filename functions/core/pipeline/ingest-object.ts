@@ -207,6 +207,10 @@ export async function ingestObject(
     const screenIfDue = (chunk: Chunk): ScreenedChunk | undefined => {
       const screen = target?.screen;
       if (!screenAhead || screen === undefined || route.badRows.policy !== 'reject') return undefined;
+      // Under exactly-once a chunk is always offered whole first: what a retry sends (and the token it sends
+      // it with) must not depend on whether an earlier chunk of this attempt was refused, and a screen that
+      // wrongly thought a row certain to fail would make it depend on that.
+      if (decision.delivery === 'exactly-once') return undefined;
       if (chunk.rows === 0 || committed.has(chunk.index)) return undefined;
       const index = indexOf(chunk);
       return { index, certain: screen(chunk, index) };
@@ -231,12 +235,12 @@ export async function ingestObject(
       }
     };
 
-    // How this object is cut, known once the header is: checked against the earlier attempts' records
-    // before the first chunk is loaded, and written with every record.
+    // How this object is cut: checked against the earlier attempts' records before the first chunk is loaded,
+    // and written with every record.
     let cut: { rules: string } | { refused: unknown } | undefined;
     const cutRules = (): string => {
       if (cut === undefined) {
-        const rules = cutSignature(route, deps.chunking, plan?.repeatHeader ?? false);
+        const rules = cutSignature(route, deps.chunking);
         try {
           checkSameCut(committed, rules, where);
           cut = { rules };
@@ -302,8 +306,10 @@ export async function ingestObject(
       });
     // With deduplication tokens honoured, a chunk's record need not land before the next insert starts: should
     // the process die first, the retry sends that chunk again with the same token and ClickHouse drops it. So
-    // the record's round trip overlaps the next insert. Without them each chunk waits for its record, so that
-    // a crash repeats no more than the chunks in flight.
+    // the record's round trip overlaps the next insert, and only that one: a record still outstanding is
+    // awaited before the next one goes out, so a retry re-sends at most one chunk more than were in flight,
+    // well inside any deduplication window. Without tokens each chunk waits for its record, so that a crash
+    // repeats no more than the chunks in flight.
     const overlapRecords = decision.delivery === 'exactly-once';
     const recording: Promise<void>[] = [];
     let recordFailure: { error: unknown } | undefined;
@@ -329,6 +335,9 @@ export async function ingestObject(
         !loaded.resumed &&
         (draining || !chunk.final || summary.rowsRejected > route.badRows.maxRejectedRows)
       ) {
+        await Promise.all(recording.splice(0));
+        // The one before failed: the file fails here (this chunk's resend on the retry is deduplicated).
+        if (recordFailure !== undefined && !draining) throw recordFailure.error;
         const record = recordCommit(chunk, loaded);
         if (overlapRecords && !draining && record !== undefined) {
           recording.push(

@@ -15,6 +15,8 @@ const TAB = 0x09;
 /** Numbers, dates and times: a value without a single digit cannot be one. */
 /** What a Float column accepts without a digit. */
 const NOT_A_NUMBER = /^[+-]?(nan|inf|infinity)$/i;
+/** Digit-less text some number parsers read as 0. */
+const SIGNS_AND_POINTS = /^"?[\s+\-.eE]*"?$/;
 
 const NEEDS_DIGITS =
   /^(Nullable\()?(U?Int\d+|Float\d+|Decimal\d*\(.*\)|Date|Date32|DateTime(64)?(\(.*\))?)\)?$/;
@@ -171,5 +173,8 @@ function checkField(
   // Floats take nan and inf (any case, signed, quoted or not) without a digit.
   if (/Float/.test(columns.types.get(name) ?? '') && NOT_A_NUMBER.test(text.replace(/^"(.*)"$/, '$1')))
     return undefined;
+  // A bare sign, point or exponent is read as 0 by number parsers (18.16 takes `-` into Int32, `.` and `e`
+  // into Float64 and Decimal; 26.x `-` into Decimal): not a certainty.
+  if (SIGNS_AND_POINTS.test(text)) return undefined;
   return `column ${name} (${columns.types.get(name)}) cannot take ${JSON.stringify(text)}: a number or date needs digits`;
 }
