@@ -8,6 +8,7 @@
 import { createReadStream, readFileSync, statSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { performance } from 'node:perf_hooks';
+import { ownPeakRssBytes } from '../test/fixtures/peak-rss.ts';
 
 interface CeilingInput {
   url: string;
@@ -73,7 +74,7 @@ agent.destroy();
 process.stdout.write(
   `${JSON.stringify({
     durationMs,
-    peakRssBytes: Math.max(peak, process.resourceUsage().maxRSS * 1024),
+    peakRssBytes: Math.max(peak, ownPeakRssBytes()),
     cpuMs: (cpu.user + cpu.system) / 1000,
     errors,
   })}\n`,
