@@ -163,8 +163,11 @@ export async function ingestObject(
       if (await alreadyLoaded()) return await finish();
     }
     const loadedVersion = version;
-    // Chunks an earlier attempt committed: skipped (a killed attempt leaves these and no history row).
+    // Chunks an earlier attempt committed: skipped (a killed attempt leaves these and no history row), but
+    // only if they were cut by the same rules as this attempt's; each record carries the rules.
     const committed = prior.committed;
+    const cut = cutSignature(route, deps.chunking);
+    checkSameCut(committed, cut, where);
 
     const counts = { rows: 0, blankLines: 0, bytes: 0 };
     const pool = new BufferPool(
@@ -235,26 +238,8 @@ export async function ingestObject(
       }
     };
 
-    // How this object is cut: checked against the earlier attempts' records before the first chunk is loaded,
-    // and written with every record.
-    let cut: { rules: string } | { refused: unknown } | undefined;
-    const cutRules = (): string => {
-      if (cut === undefined) {
-        const rules = cutSignature(route, deps.chunking);
-        try {
-          checkSameCut(committed, rules, where);
-          cut = { rules };
-        } catch (refused) {
-          cut = { refused };
-        }
-      }
-      if ('refused' in cut) throw cut.refused;
-      return cut.rules;
-    };
-
     /** One chunk's insert (or its resumed commit), started now and settled later, in file order. */
     const startLoad = async (chunk: Chunk): Promise<LoadedChunk> => {
-      cutRules();
       const done = committed.get(chunk.index);
       // Committed by an earlier attempt: its rows are in the table, its rejects in the ledger.
       if (done !== undefined)
@@ -302,7 +287,7 @@ export async function ingestObject(
         chunk: chunk.index,
         rowsInserted: loaded.inserted,
         rejected: loaded.rejected,
-        cut: cutRules(),
+        cut,
       });
     // With deduplication tokens honoured, a chunk's record need not land before the next insert starts: should
     // the process die first, the retry sends that chunk again with the same token and ClickHouse drops it. So
@@ -331,13 +316,13 @@ export async function ingestObject(
       // Recorded before any limit is enforced: these rows are committed, and a retry must skip them. The
       // last chunk's commit is recorded by the file's own history row, one insert fewer for small files.
       // (Unless the file is about to fail on its rejects: then the retry needs this record.)
+      // The record still outstanding lands before another goes out; one that failed fails the file here, not
+      // after the rest of it (this chunk's resend on the retry is deduplicated).
+      if (!draining) await recordsWritten();
       if (
         !loaded.resumed &&
         (draining || !chunk.final || summary.rowsRejected > route.badRows.maxRejectedRows)
       ) {
-        await Promise.all(recording.splice(0));
-        // The one before failed: the file fails here (this chunk's resend on the retry is deduplicated).
-        if (recordFailure !== undefined && !draining) throw recordFailure.error;
         const record = recordCommit(chunk, loaded);
         if (overlapRecords && !draining && record !== undefined) {
           recording.push(
@@ -348,8 +333,6 @@ export async function ingestObject(
         } else await record;
       }
       if (draining) return;
-      // A record that failed fails the file now, not after the rest of it.
-      if (recordFailure !== undefined) throw recordFailure.error;
       checkRejectLimit(loaded.rejected);
       pool.release(chunk.body);
       options.onProgress?.({
