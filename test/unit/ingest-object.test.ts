@@ -458,6 +458,54 @@ describe('ingestObject: the object body opened early', () => {
   });
 });
 
+describe('ingestObject: the preflight alongside the history query', () => {
+  /** A history query that answers only when the test says so, and says whether the version is loaded. */
+  class GatedLedger extends FakeLedger {
+    open: () => void = () => undefined;
+    readonly #gate = new Promise<void>((resolve) => {
+      this.open = resolve;
+    });
+    constructor(readonly loaded: boolean) {
+      super();
+    }
+    override async prior(): Promise<PriorAttempts> {
+      await this.#gate;
+      return { attempts: this.loaded ? 1 : 0, loaded: this.loaded, committed: new Map() };
+    }
+  }
+
+  it('describes the table while the history query is still out', async () => {
+    const rows = csvRows(5);
+    const h = harness('in/orders.csv', csvFile(rows), 'automatic');
+    const ledger = new GatedLedger(false);
+    let described = false;
+    h.warehouse.describeTable = async () => {
+      described = true;
+      return COLUMNS;
+    };
+    const loading = ingestObject({ ...h.deps, ledger }, ROUTE, h.ref);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(described).toBe(true);
+    ledger.open();
+    expect((await loading).status).toBe('loaded');
+    expect(h.warehouse.committed).toEqual(rows);
+  });
+
+  it('skips a duplicate event even when the table can no longer be described', async () => {
+    const h = harness('in/orders.csv', csvFile(csvRows(5)), 'automatic');
+    const ledger = new GatedLedger(true);
+    h.warehouse.describeTable = async () => {
+      throw new Error("Code: 60, e.displayText() = DB::Exception: Table default.events doesn't exist.");
+    };
+    const loading = ingestObject({ ...h.deps, ledger }, ROUTE, h.ref);
+    ledger.open();
+    const summary = await loading;
+    expect(summary.status).toBe('skipped');
+    expect(summary.reason).toMatch(/already loaded/);
+    expect(h.warehouse.calls).toHaveLength(0);
+  });
+});
+
 describe('ingestObject: chunk records', () => {
   /** A current server whose table honours deduplication tokens: delivery is exactly-once. */
   class DeduplicatingWarehouse extends FakeWarehouse {

@@ -113,6 +113,11 @@ export class ClickHouseLedger implements Ledger {
     await this.#client.command({
       query: `CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(this.#history.database)}`,
     });
+    // The two tables are independent: created side by side, one round trip fewer on every cold container.
+    await Promise.all([this.#createHistory(), this.#createChunks()]);
+  }
+
+  async #createHistory(): Promise<void> {
     await this.#client.command({
       query: `CREATE TABLE IF NOT EXISTS ${quoteTable(this.#history)} (
         bucket String, key String, version String, size UInt64, route String, table String,
@@ -120,6 +125,9 @@ export class ClickHouseLedger implements Ledger {
         attempt UInt32, started DateTime('UTC'), finished DateTime('UTC'), error String, delivery String
       ) ENGINE = MergeTree ORDER BY (bucket, key, version, started)`,
     });
+  }
+
+  async #createChunks(): Promise<void> {
     await this.#client.command({
       query: `CREATE TABLE IF NOT EXISTS ${quoteTable(this.#chunks)} (
         bucket String, key String, version String, chunk UInt32, rows_inserted UInt64, rows_rejected UInt64,

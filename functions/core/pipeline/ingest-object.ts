@@ -128,13 +128,23 @@ export async function ingestObject(
   let opening = version === undefined ? undefined : deps.objects.open(ref);
   opening?.catch(() => undefined); // surfaced when awaited below
   const openedEarlyAt = Date.now();
-  try {
-    if (await alreadyLoaded()) return await finish();
+  // The table's shape and what the server can promise matter only once the version is known to be new, but
+  // they are asked for alongside the history query: on a cold container each is a round trip of its own.
+  const preflight = (async () => {
     const [capabilities, columns] = await Promise.all([
       deps.warehouse.capabilities(),
       describe(deps.warehouse, table, where),
     ]);
-    const decision = await decideDelivery(deps.warehouse, table, route, capabilities, where);
+    return {
+      capabilities,
+      columns,
+      decision: await decideDelivery(deps.warehouse, table, route, capabilities, where),
+    };
+  })();
+  preflight.catch(() => undefined); // a skipped duplicate never awaits it
+  try {
+    if (await alreadyLoaded()) return await finish();
+    const { capabilities, columns, decision } = await preflight;
     summary.delivery = decision.delivery;
     if (decision.note !== undefined) summary.deliveryNote = decision.note;
 
