@@ -1,8 +1,6 @@
-import { rmSync } from 'node:fs';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { build } from 'esbuild';
+import { processTempDir } from '../test/fixtures/temp-dir.ts';
 
 /**
  * One-file ESM bundles, built the way the CDK stack builds the Lambda (infra/ingest-function.ts): minified,
@@ -10,9 +8,7 @@ import { build } from 'esbuild';
  * plain JavaScript under `node`, with no TypeScript loader inflating their memory or start time.
  */
 export async function bundle(entry: string, target = 'node20'): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'chute-bench-bundle-'));
-  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
-  const outfile = join(dir, `${basename(entry).replace(/\.ts$/, '')}.mjs`);
+  const outfile = join(processTempDir('chute-bench-bundle-'), `${basename(entry).replace(/\.ts$/, '')}.mjs`);
   await build({
     entryPoints: [entry],
     outfile,

@@ -1,11 +1,11 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { readAppConfig, usesPlaceholders } from '../../infra/app-config.ts';
 import { createChuteApp } from '../../infra/chute-app.ts';
-import { CDK_JSON_CONTEXT, SKIP_BUNDLING } from './helpers.ts';
+import { processTempDir } from '../fixtures/temp-dir.ts';
+import { appProps, CDK_JSON_CONTEXT } from './helpers.ts';
 
 const REPO = new URL('../..', import.meta.url).pathname;
 const REAL_SECRET = 'arn:aws:secretsmanager:eu-west-1:210987654321:secret:prod/clickhouse-Zz9Yy8';
@@ -15,8 +15,7 @@ function context(values: Record<string, unknown>) {
 }
 
 function configFile(content: unknown): string {
-  const dir = mkdtempSync(join(tmpdir(), 'chute-config-'));
-  const path = join(dir, 'chute.config.json');
+  const path = join(processTempDir('chute-config-'), 'chute.config.json');
   writeFileSync(path, typeof content === 'string' ? content : JSON.stringify(content));
   return path;
 }
@@ -96,7 +95,7 @@ describe('readAppConfig', () => {
 
 describe('the ready app (what `cdk synth` builds)', { timeout: 60_000 }, () => {
   it('synthesizes the example configuration with cdk-nag passing, and warns about the placeholders', () => {
-    const { app, stack } = createChuteApp({ context: { ...CDK_JSON_CONTEXT, ...SKIP_BUNDLING } }, REPO);
+    const { app, stack } = createChuteApp(appProps(), REPO);
     expect(() => app.synth()).not.toThrow();
     Annotations.fromStack(stack).hasWarning(
       '/Chute',
@@ -118,20 +117,16 @@ describe('the ready app (what `cdk synth` builds)', { timeout: 60_000 }, () => {
 
   it('deploys a real configuration without warnings: partial secret ARN, existing bucket, alarm e-mail', () => {
     const { app, stack } = createChuteApp(
-      {
-        context: {
-          ...CDK_JSON_CONTEXT,
-          ...SKIP_BUNDLING,
-          'chute:stackName': 'ChuteProd',
-          'chute:clickHouseUrl': 'https://ch.prod.internal:8443',
-          'chute:clickHouseSecretArn': 'arn:aws:secretsmanager:eu-west-1:210987654321:secret:prod/clickhouse',
-          'chute:existingBucketName': 'landing-zone-prod',
-          'chute:alarmEmail': 'data-oncall@example.com',
-          'chute:noFilesLoadedForHours': '6',
-          'chute:account': '210987654321',
-          'chute:region': 'eu-west-1',
-        },
-      },
+      appProps({
+        'chute:stackName': 'ChuteProd',
+        'chute:clickHouseUrl': 'https://ch.prod.internal:8443',
+        'chute:clickHouseSecretArn': 'arn:aws:secretsmanager:eu-west-1:210987654321:secret:prod/clickhouse',
+        'chute:existingBucketName': 'landing-zone-prod',
+        'chute:alarmEmail': 'data-oncall@example.com',
+        'chute:noFilesLoadedForHours': '6',
+        'chute:account': '210987654321',
+        'chute:region': 'eu-west-1',
+      }),
       REPO,
     );
     expect(() => app.synth()).not.toThrow();
@@ -156,14 +151,10 @@ describe('the ready app (what `cdk synth` builds)', { timeout: 60_000 }, () => {
   it('fails synth on a bad route in the config, naming it', () => {
     expect(() =>
       createChuteApp(
-        {
-          context: {
-            ...CDK_JSON_CONTEXT,
-            ...SKIP_BUNDLING,
-            'chute:routes':
-              '[{"prefix":"a/","table":"t","format":"csv"},{"prefix":"a/b/","table":"u","format":"csv"}]',
-          },
-        },
+        appProps({
+          'chute:routes':
+            '[{"prefix":"a/","table":"t","format":"csv"},{"prefix":"a/b/","table":"u","format":"csv"}]',
+        }),
         REPO,
       ),
     ).toThrow(

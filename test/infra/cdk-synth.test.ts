@@ -1,9 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { processTempDir } from '../fixtures/temp-dir.ts';
 
 /**
  * The path a user takes on a fresh clone: `npx cdk synth` through cdk.json (tsx, the example config,
@@ -20,7 +20,7 @@ let assetDir = '';
 
 describe('npx cdk synth on the ready app', { timeout: 180_000 }, () => {
   beforeAll(() => {
-    outdir = mkdtempSync(join(tmpdir(), 'chute-synth-'));
+    outdir = processTempDir('chute-synth-');
     result = spawnSync(
       join(REPO, 'node_modules/.bin/cdk'),
       ['synth', '--no-notices', '--quiet', '-o', outdir],

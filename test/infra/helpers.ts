@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { App, Stack } from 'aws-cdk-lib';
+import { App, type AppProps, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { ChuteIngest, type ChuteIngestProps } from '../../infra/chute-ingest.ts';
+import { processTempDir } from '../fixtures/temp-dir.ts';
 
 /** The feature flags and context of the ready app (cdk.json), so tests build what `cdk synth` builds. */
 export const CDK_JSON_CONTEXT = (
@@ -13,6 +14,18 @@ export const CDK_JSON_CONTEXT = (
 
 /** Skips NodejsFunction bundling (esbuild) in construct tests; one test bundles for real. */
 export const SKIP_BUNDLING = { 'aws:cdk:bundling-stacks': [] };
+
+/**
+ * Props for a test App: the cdk.json context without bundling, and an outdir of its own. Why the outdir:
+ * without one the App synthesizes into a temp dir it means to delete on 'exit', which a vitest worker,
+ * ended by a signal, never reaches.
+ */
+export function appProps(context: Record<string, unknown> = {}): AppProps & { outdir: string } {
+  return {
+    outdir: processTempDir('chute-cdk-'),
+    context: { ...CDK_JSON_CONTEXT, ...SKIP_BUNDLING, ...context },
+  };
+}
 
 export const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:chute/clickhouse-AbCdEf';
 
@@ -36,7 +49,7 @@ export function build(
   props: Partial<ChuteIngestProps> | ((stack: Stack) => Partial<ChuteIngestProps>) = {},
   options: { context?: Record<string, unknown> } = {},
 ): Built {
-  const app = new App({ context: { ...CDK_JSON_CONTEXT, ...SKIP_BUNDLING, ...options.context } });
+  const app = new App(appProps(options.context));
   const stack = new Stack(app, 'Test', { env: { account: '123456789012', region: 'eu-west-1' } });
   const ingest = new ChuteIngest(stack, 'Chute', {
     clickHouseUrl: 'https://clickhouse.internal.example:8443',

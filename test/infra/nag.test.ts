@@ -1,5 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { App, Duration, Stack, Validations } from 'aws-cdk-lib';
 import { Annotations, Match } from 'aws-cdk-lib/assertions';
@@ -11,7 +10,7 @@ import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
 import { ChuteIngest, type ChuteIngestProps } from '../../infra/chute-ingest.ts';
 import { addNagChecks, NAG_REASONS } from '../../infra/nag.ts';
-import { build, CDK_JSON_CONTEXT, ROUTES, SKIP_BUNDLING } from './helpers.ts';
+import { appProps, build, ROUTES } from './helpers.ts';
 
 /** Every finding of both packs on the app that is not acknowledged: `severity rule path`. */
 function unacknowledged(app: App): string[] {
@@ -99,8 +98,8 @@ describe('cdk-nag AwsSolutions and Serverless packs', { timeout: 60_000 }, () =>
   });
 
   it('run as policy-validation plugins on synth, which passes with an empty report', () => {
-    const outdir = mkdtempSync(join(tmpdir(), 'chute-nag-'));
-    const app = new App({ outdir, context: { ...CDK_JSON_CONTEXT, ...SKIP_BUNDLING } });
+    const props = appProps();
+    const app = new App(props);
     const stack = new Stack(app, 'Plugged', { env: { account: '123456789012', region: 'eu-west-1' } });
     new ChuteIngest(stack, 'Chute', {
       clickHouseUrl: 'https://clickhouse.internal.example:8443',
@@ -113,9 +112,9 @@ describe('cdk-nag AwsSolutions and Serverless packs', { timeout: 60_000 }, () =>
     });
     addNagChecks(app);
     expect(() => app.synth()).not.toThrow();
-    const reportFile = readdirSync(outdir).find((f) => f.includes('validation-report'));
+    const reportFile = readdirSync(props.outdir).find((f) => f.includes('validation-report'));
     if (reportFile !== undefined) {
-      const report = JSON.parse(readFileSync(join(outdir, reportFile), 'utf8')) as {
+      const report = JSON.parse(readFileSync(join(props.outdir, reportFile), 'utf8')) as {
         pluginReports?: { violations?: unknown[] }[];
       };
       for (const plugin of report.pluginReports ?? []) expect(plugin.violations ?? []).toEqual([]);
@@ -123,10 +122,7 @@ describe('cdk-nag AwsSolutions and Serverless packs', { timeout: 60_000 }, () =>
   });
 
   it('run as plugins make synth fail on an unacknowledged finding', () => {
-    const app = new App({
-      outdir: mkdtempSync(join(tmpdir(), 'chute-nag-')),
-      context: { ...CDK_JSON_CONTEXT, ...SKIP_BUNDLING },
-    });
+    const app = new App(appProps());
     const stack = new Stack(app, 'Failing');
     new Queue(stack, 'Plain');
     addNagChecks(app);
