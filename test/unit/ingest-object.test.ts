@@ -460,7 +460,7 @@ describe('ingestObject: the object body opened early', () => {
 
 describe('ingestObject: the preflight alongside the history query', () => {
   /** A history query that answers only when the test says so, and says whether the version is loaded. */
-  class GatedLedger extends FakeLedger {
+  class HeldHistoryLedger extends FakeLedger {
     open: () => void = () => undefined;
     readonly #gate = new Promise<void>((resolve) => {
       this.open = resolve;
@@ -477,14 +477,14 @@ describe('ingestObject: the preflight alongside the history query', () => {
   it('describes the table while the history query is still out', async () => {
     const rows = csvRows(5);
     const h = harness('in/orders.csv', csvFile(rows), 'automatic');
-    const ledger = new GatedLedger(false);
+    const ledger = new HeldHistoryLedger(false);
     let described = false;
     h.warehouse.describeTable = async () => {
       described = true;
       return COLUMNS;
     };
     const loading = ingestObject({ ...h.deps, ledger }, ROUTE, h.ref);
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    await quiescent();
     expect(described).toBe(true);
     ledger.open();
     expect((await loading).status).toBe('loaded');
@@ -493,7 +493,7 @@ describe('ingestObject: the preflight alongside the history query', () => {
 
   it('skips a duplicate event even when the table can no longer be described', async () => {
     const h = harness('in/orders.csv', csvFile(csvRows(5)), 'automatic');
-    const ledger = new GatedLedger(true);
+    const ledger = new HeldHistoryLedger(true);
     h.warehouse.describeTable = async () => {
       throw new Error("Code: 60, e.displayText() = DB::Exception: Table default.events doesn't exist.");
     };
@@ -503,6 +503,18 @@ describe('ingestObject: the preflight alongside the history query', () => {
     expect(summary.status).toBe('skipped');
     expect(summary.reason).toMatch(/already loaded/);
     expect(h.warehouse.calls).toHaveLength(0);
+  });
+
+  it('skips a duplicate event on a table that refuses exactly-once, without an error', async () => {
+    const h = harness('in/orders.csv', csvFile(csvRows(5)), 'automatic');
+    const ledger = new HeldHistoryLedger(true);
+    h.warehouse.capabilities = async () => MODERN_SERVER;
+    const route = parseRoute({ ...ROUTE_INPUT, delivery: 'exactly-once' });
+    const loading = ingestObject({ ...h.deps, ledger }, route, h.ref);
+    ledger.open();
+    const summary = await loading;
+    expect(summary.status).toBe('skipped');
+    expect(summary.errorCode).toBeUndefined();
   });
 });
 

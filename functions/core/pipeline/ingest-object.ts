@@ -141,7 +141,7 @@ export async function ingestObject(
       decision: await decideDelivery(deps.warehouse, table, route, capabilities, where),
     };
   })();
-  preflight.catch(() => undefined); // a skipped duplicate never awaits it
+  preflight.catch(() => undefined); // a skipped duplicate only waits for it to settle (finally, below)
   try {
     if (await alreadyLoaded()) return await finish();
     const { capabilities, columns, decision } = await preflight;
@@ -413,6 +413,11 @@ export async function ingestObject(
     body?.destroy();
     // Opened early but never read (a duplicate, or a failure before reading): free its socket.
     if (body === undefined) await opening?.then((unread) => unread?.body.destroy()).catch(() => undefined);
+    // No query outlives the file: a frozen Lambda, a closing CLI client or chDB session would cut it off.
+    await preflight.then(
+      () => undefined,
+      () => undefined,
+    );
     collectIfHeapGrew();
   }
 }
