@@ -35,19 +35,77 @@ function collectYoungGarbage(): void {
  * Heap growth allowed within one load before a full collection. Why: the objects of each chunk's insert
  * (request, promises, listeners) live across a few scavenges and are promoted, and V8 starts no full
  * collection of its own while the old generation is far below its limit. Measured on a 3 GB object: the heap
- * in use climbed from 14 to 32 MiB, and peak RSS from 100 to 122 MiB, with no full collection at all: memory
- * grew with the object, about 6.5 MiB per GB.
+ * in use climbed from 14 to 32 MiB, and peak RSS to 122 MiB (against about 102 at 1 GB), with no full
+ * collection at all: memory grew with the object, about 6.5 MiB per GB.
  */
 const LOAD_HEAP_SLACK_BYTES = 4 * 1024 * 1024;
-/** Scavenges between two looks at the heap during a load (with 2 MiB scavenges: every 32 MiB read). */
+/** The allowance never grows past this, however little collections free (see LoadHeapWatch). */
+const LOAD_HEAP_SLACK_MAX_BYTES = 64 * 1024 * 1024;
+/** Scavenges between two looks at the heap during a load (2 MiB scavenges: every 32 MiB decompressed). */
 const HEAP_CHECK_EVERY_SCAVENGES = 16;
 
 /**
- * Passes the pieces through, with a scavenge after every `bytes` of them, so that the dead read buffers never
- * add up to more than about that much, whatever the chunk size; and now and then a full collection if the
- * heap has grown, so that what long loads promote does not add up either.
+ * Decides, from the heap sizes it is shown during one load, when a full collection is worth running: once the
+ * heap has grown `slack` since the load's first look or its last collection. A collection that frees less
+ * than half the slack means the growth is live data (a load that legitimately holds more), not garbage: the
+ * slack then doubles, up to `maxSlack`, so that such a load does not pay a full collection every look.
  */
-export async function* scavengingEvery(pieces: AsyncIterable<Buffer>, bytes: number): AsyncGenerator<Buffer> {
+export class LoadHeapWatch {
+  #baseline: number | undefined;
+  #slack: number;
+
+  constructor(
+    slack = LOAD_HEAP_SLACK_BYTES,
+    readonly maxSlack = LOAD_HEAP_SLACK_MAX_BYTES,
+  ) {
+    this.#slack = slack;
+  }
+
+  get slack(): number {
+    return this.#slack;
+  }
+
+  /** True when the heap, `used` bytes now, has grown enough since the baseline; lower heaps lower it. */
+  due(used: number): boolean {
+    if (this.#baseline === undefined || used < this.#baseline) {
+      this.#baseline = used;
+      return false;
+    }
+    return used - this.#baseline >= this.#slack;
+  }
+
+  /** After a collection: the heap it left is the new baseline. */
+  collected(before: number, after: number): void {
+    this.#baseline = after;
+    if (before - after < this.#slack / 2) this.#slack = Math.min(this.#slack * 2, this.maxSlack);
+  }
+}
+
+export interface HeapControl {
+  readonly heapUsed: () => number;
+  readonly collectMajor: () => void;
+}
+
+const V8_HEAP: HeapControl = {
+  heapUsed: () => getHeapStatistics().used_heap_size,
+  collectMajor: () => {
+    collect('major');
+    settledHeapBytes = getHeapStatistics().used_heap_size;
+  },
+};
+
+/**
+ * Passes the pieces through, with a scavenge after every `bytes` of them, so that the dead read buffers never
+ * add up to more than about that much, whatever the chunk size; and every HEAP_CHECK_EVERY_SCAVENGES
+ * scavenges a look at the heap (LoadHeapWatch), so that what long loads promote does not add up either.
+ * Objects under 16 scavenges' worth of bytes are never looked at during their load.
+ */
+export async function* scavengingEvery(
+  pieces: AsyncIterable<Buffer>,
+  bytes: number,
+  heap: HeapControl = V8_HEAP,
+): AsyncGenerator<Buffer> {
+  const watch = new LoadHeapWatch();
   let since = 0;
   let scavenges = 0;
   for await (const piece of pieces) {
@@ -56,22 +114,26 @@ export async function* scavengingEvery(pieces: AsyncIterable<Buffer>, bytes: num
     if (since >= bytes) {
       since = 0;
       collectYoungGarbage();
-      if (++scavenges % HEAP_CHECK_EVERY_SCAVENGES === 0) collectIfHeapGrew(LOAD_HEAP_SLACK_BYTES);
+      if (++scavenges % HEAP_CHECK_EVERY_SCAVENGES !== 0) continue;
+      const before = heap.heapUsed();
+      if (!watch.due(before)) continue;
+      heap.collectMajor();
+      watch.collected(before, heap.heapUsed());
     }
   }
 }
 
 /**
- * A full collection if the heap has grown more than `slack` since the last one; by default the allowance
- * between files (HEAP_SLACK_BYTES).
+ * After a file: a full collection if the heap has grown more than HEAP_SLACK_BYTES since chute's last full
+ * collection (after a file or during a load) or since it was last seen lower.
  */
-export function collectIfHeapGrew(slack = HEAP_SLACK_BYTES): void {
+export function collectIfHeapGrew(): void {
   const used = getHeapStatistics().used_heap_size;
   if (settledHeapBytes === undefined || used < settledHeapBytes) {
     settledHeapBytes = used;
     return;
   }
-  if (used - settledHeapBytes < slack) return;
+  if (used - settledHeapBytes < HEAP_SLACK_BYTES) return;
   collect('major');
   settledHeapBytes = getHeapStatistics().used_heap_size;
 }
