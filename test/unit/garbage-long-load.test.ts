@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LoadHeapWatch, scavengingEvery } from '../../functions/core/pipeline/garbage.ts';
+import { HeapWatch, scavengingEvery } from '../../functions/core/pipeline/garbage.ts';
 
 const MiB = 1024 * 1024;
 
@@ -7,16 +7,16 @@ async function* megabytes(count: number): AsyncGenerator<Buffer> {
   for (let i = 0; i < count; i++) yield Buffer.alloc(MiB, i);
 }
 
-describe('LoadHeapWatch', () => {
+describe('HeapWatch', () => {
   it('takes its first look as the baseline and is due once the heap has grown the slack', () => {
-    const watch = new LoadHeapWatch(4 * MiB);
+    const watch = new HeapWatch(4 * MiB);
     expect(watch.due(10 * MiB)).toBe(false);
     expect(watch.due(13 * MiB)).toBe(false);
     expect(watch.due(14 * MiB)).toBe(true);
   });
 
   it('measures from what the last collection left, and from a lower heap when it sees one', () => {
-    const watch = new LoadHeapWatch(4 * MiB);
+    const watch = new HeapWatch(4 * MiB);
     watch.due(10 * MiB);
     watch.collected(15 * MiB, 11 * MiB);
     expect(watch.due(14 * MiB)).toBe(false);
@@ -26,7 +26,7 @@ describe('LoadHeapWatch', () => {
   });
 
   it('doubles its slack, up to its maximum, when a collection frees less than half of it', () => {
-    const watch = new LoadHeapWatch(4 * MiB, 16 * MiB);
+    const watch = new HeapWatch(4 * MiB, 16 * MiB);
     watch.collected(20 * MiB, 17 * MiB); // 3 MiB freed: not less than half of 4
     expect(watch.slack).toBe(4 * MiB);
     watch.collected(20 * MiB, 19 * MiB);

@@ -14,7 +14,6 @@ type CollectGarbage = (options?: { type: 'minor' }) => void;
 const HEAP_SLACK_BYTES = 16 * 1024 * 1024;
 
 let collector: CollectGarbage | null | undefined;
-let settledHeapBytes: number | undefined;
 
 /**
  * Runs a young-generation collection (a scavenge, about a millisecond): frees the read buffers already copied
@@ -39,18 +38,18 @@ function collectYoungGarbage(): void {
  * collection at all: memory grew with the object, about 6.5 MiB per GB.
  */
 const LOAD_HEAP_SLACK_BYTES = 4 * 1024 * 1024;
-/** The allowance never grows past this, however little collections free (see LoadHeapWatch). */
+/** The allowance never grows past this, however little collections free (see HeapWatch). */
 const LOAD_HEAP_SLACK_MAX_BYTES = 64 * 1024 * 1024;
 /** Scavenges between two looks at the heap during a load (2 MiB scavenges: every 32 MiB decompressed). */
 const HEAP_CHECK_EVERY_SCAVENGES = 16;
 
 /**
- * Decides, from the heap sizes it is shown during one load, when a full collection is worth running: once the
- * heap has grown `slack` since the load's first look or its last collection. A collection that frees less
- * than half the slack means the growth is live data (a load that legitimately holds more), not garbage: the
- * slack then doubles, up to `maxSlack`, so that such a load does not pay a full collection every look.
+ * Decides, from the heap sizes it is shown, when a full collection is worth running: once the heap has grown
+ * `slack` since the first look, the last collection or a lower heap. A collection that frees less than half
+ * the slack means the growth is live data (a load that legitimately holds more), not garbage: the slack then
+ * doubles, up to `maxSlack`, so that such a load does not pay a full collection every look.
  */
-export class LoadHeapWatch {
+export class HeapWatch {
   #baseline: number | undefined;
   #slack: number;
 
@@ -81,23 +80,31 @@ export class LoadHeapWatch {
   }
 }
 
+/** Between files the allowance stays at HEAP_SLACK_BYTES; it counts from chute's last full collection. */
+const betweenFiles = new HeapWatch(HEAP_SLACK_BYTES, HEAP_SLACK_BYTES);
+
+function heapUsed(): number {
+  return getHeapStatistics().used_heap_size;
+}
+
+/** A full collection, during a load or after a file: the heap it leaves is where betweenFiles counts from. */
+function collectFully(): void {
+  const before = heapUsed();
+  collect('major');
+  betweenFiles.collected(before, heapUsed());
+}
+
 export interface HeapControl {
   readonly heapUsed: () => number;
   readonly collectMajor: () => void;
 }
 
-const V8_HEAP: HeapControl = {
-  heapUsed: () => getHeapStatistics().used_heap_size,
-  collectMajor: () => {
-    collect('major');
-    settledHeapBytes = getHeapStatistics().used_heap_size;
-  },
-};
+const V8_HEAP: HeapControl = { heapUsed, collectMajor: collectFully };
 
 /**
  * Passes the pieces through, with a scavenge after every `bytes` of them, so that the dead read buffers never
  * add up to more than about that much, whatever the chunk size; and every HEAP_CHECK_EVERY_SCAVENGES
- * scavenges a look at the heap (LoadHeapWatch), so that what long loads promote does not add up either.
+ * scavenges a look at the heap (a HeapWatch of the load's own), so that what long loads promote does not add up either.
  * Objects under 16 scavenges' worth of bytes are never looked at during their load.
  */
 export async function* scavengingEvery(
@@ -105,7 +112,7 @@ export async function* scavengingEvery(
   bytes: number,
   heap: HeapControl = V8_HEAP,
 ): AsyncGenerator<Buffer> {
-  const watch = new LoadHeapWatch();
+  const watch = new HeapWatch();
   let since = 0;
   let scavenges = 0;
   for await (const piece of pieces) {
@@ -128,14 +135,7 @@ export async function* scavengingEvery(
  * collection (after a file or during a load) or since it was last seen lower.
  */
 export function collectIfHeapGrew(): void {
-  const used = getHeapStatistics().used_heap_size;
-  if (settledHeapBytes === undefined || used < settledHeapBytes) {
-    settledHeapBytes = used;
-    return;
-  }
-  if (used - settledHeapBytes < HEAP_SLACK_BYTES) return;
-  collect('major');
-  settledHeapBytes = getHeapStatistics().used_heap_size;
+  if (betweenFiles.due(heapUsed())) collectFully();
 }
 
 /**
