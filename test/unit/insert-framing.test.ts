@@ -37,7 +37,10 @@ describe('the framing of an insert', () => {
   });
 
   it('sends the chunk as a chunked body without Content-Length, so that a cut-off body is never a complete one', async () => {
-    const config = parseConfig({ clickhouse: { url }, routes: [{ prefix: 'in/', table: 't', format: 'csv' }] });
+    const config = parseConfig({
+      clickhouse: { url },
+      routes: [{ prefix: 'in/', table: 't', format: 'csv' }],
+    });
     const client = createClickHouseClient(config.clickhouse);
     try {
       await new ClickHouseWarehouse(client).insertRaw({
@@ -51,7 +54,9 @@ describe('the framing of an insert', () => {
       await client.close();
     }
     expect(seen.method).toBe('POST');
-    expect(new URL(seen.url ?? '', url).searchParams.get('query')).toBe('INSERT INTO `db`.`t` (`id`, `name`) FORMAT CSV');
+    expect(new URL(seen.url ?? '', url).searchParams.get('query')).toBe(
+      'INSERT INTO `db`.`t` (`id`, `name`) FORMAT CSV',
+    );
     expect(seen.headers?.['transfer-encoding']).toBe('chunked');
     expect(seen.headers?.['content-length']).toBeUndefined();
     expect(seen.body).toBe('1,a\n2,b\n');
