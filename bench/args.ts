@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 
 export const SCENARIO_IDS = [
   'clean',
+  'pipe',
   'gzip',
   'bad-1e4',
   'bad-1e2',

@@ -43,7 +43,7 @@ export interface Paired {
 }
 
 /** Runs one side; calls `loaded()` once the load is over, before its checks, so checks cost no CPU in the figures. */
-type Side = (loaded: () => void) => Promise<Omit<Sample, 'serverCpuMs' | 's3CpuMs'>>;
+export type Side = (loaded: () => void) => Promise<Omit<Sample, 'serverCpuMs' | 's3CpuMs'>>;
 
 /**
  * Alternates chute and ceiling runs (the order swapped on every pair, so that a drift of the machine

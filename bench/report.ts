@@ -72,7 +72,7 @@ function sections(report: BenchReport): Section[] {
         r.rejectsFound === undefined
           ? r.target
           : `${r.target} (${r.rejectsFound.toLocaleString('en-US')}/${r.work.badRows.toLocaleString('en-US')} found)`,
-        verdict(r),
+        verdict(r, r.reference !== true),
       ]),
       notes: [
         'ratio = ceiling wall time / chute wall time, per alternated pair of runs; median (min–max) over the pairs.',
@@ -156,6 +156,10 @@ function sections(report: BenchReport): Section[] {
           [
             'one S3 GET stream from the local s3rver, read to the end',
             `${spread(result.s3GetMbPerS, 0)} MB/s`,
+          ],
+          [
+            "the same GET through the SDK's CRC64-NVME check (on AWS, for objects stored with that checksum; not paid here)",
+            `${spread(result.s3GetCrc64MbPerS, 0)} MB/s`,
           ],
           ["node's streaming gunzip (decompressed bytes)", `${spread(result.gunzipMbPerS, 0)} MB/s`],
           ['ClickHouse parsing and writing one insert stream', 'the ceiling column above'],

@@ -11,6 +11,8 @@ export interface BoundsResult {
   target: string;
   /** One GET stream of the clean CSV object from the local S3 server, read to the end. */
   s3GetMbPerS: Stat;
+  /** The same GET with every byte through the SDK's CRC64-NVME, as on AWS for objects stored with it. */
+  s3GetCrc64MbPerS: Stat;
   /** Streaming gunzip of the gzip object, in decompressed MB/s. */
   gunzipMbPerS: Stat;
   met: boolean;
@@ -21,7 +23,7 @@ const SCRIPT = fileURLToPath(new URL('../bounds-process.ts', import.meta.url));
 
 /** The rates of the parts of the path that are not chute's code: what no tuning of chute can beat. */
 export async function bounds(ctx: Context): Promise<BoundsResult> {
-  ctx.log('bounds: S3 GET and gunzip rates on their own');
+  ctx.log('bounds: S3 GET (with and without the SDK checksum) and gunzip rates on their own');
   const csv = await ctx.data.cleanCsv();
   const gz = await ctx.data.gzipCsv();
   const script = await bundle(SCRIPT);
@@ -32,7 +34,13 @@ export async function bounds(ctx: Context): Promise<BoundsResult> {
     gzipPath: gz.gzipPath,
     runs: ctx.options.smoke ? 1 : 3,
   };
-  const out = await runNodeJson<{ getMs: number[]; bytes: number; gunzipMs: number[]; gunzipBytes: number }>({
+  const out = await runNodeJson<{
+    getMs: number[];
+    bytes: number;
+    crcGetMs: number[];
+    gunzipMs: number[];
+    gunzipBytes: number;
+  }>({
     what: 'bounds process',
     args: [script],
     env: {
@@ -49,6 +57,7 @@ export async function bounds(ctx: Context): Promise<BoundsResult> {
     title: 'rates of the parts chute does not control',
     target: 'reported only',
     s3GetMbPerS: stat(out.getMs.map((ms) => out.bytes / MB / (ms / 1000))),
+    s3GetCrc64MbPerS: stat(out.crcGetMs.map((ms) => out.bytes / MB / (ms / 1000))),
     gunzipMbPerS: stat(out.gunzipMs.map((ms) => out.gunzipBytes / MB / (ms / 1000))),
     met: true,
     failures: [],

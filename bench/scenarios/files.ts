@@ -1,4 +1,6 @@
 import type { Context } from '../context.ts';
+import { runPipe } from '../pipe.ts';
+import { verifyCeiling } from '../verify.ts';
 import { type ThroughputResult, throughputScenario } from './throughput.ts';
 
 /**
@@ -22,6 +24,47 @@ export async function cleanCsv(ctx: Context): Promise<ThroughputResult> {
     storedBytes: data.file.bytes,
     cleanRows: data.file.rows,
     badLines: [],
+  });
+}
+
+/**
+ * Not chute: the clean CSV object piped from S3 into one insert by a loader with nothing in it, against the same
+ * ceiling. No loader that reads the object from S3 on this machine can do better, so chute's clean-CSV ratio is
+ * best read against this one.
+ */
+export async function pipeCsv(ctx: Context): Promise<ThroughputResult> {
+  const data = await ctx.data.cleanCsv();
+  const table = 'bench_pipe';
+  return throughputScenario(ctx, {
+    id: 'pipe',
+    title: 'no loader: the clean CSV object piped from S3 into one insert (a bound, not chute)',
+    target: 'reported only',
+    basis: 'MB/s',
+    table,
+    route: { prefix: 'clean/', format: 'csv' },
+    events: [data.event],
+    ceiling: { files: [data.file.path], format: 'CSVWithNames' },
+    work: { bytes: data.file.bytes, rows: data.file.rows, files: 1 },
+    storedBytes: data.file.bytes,
+    cleanRows: data.file.rows,
+    badLines: [],
+    instead: async (loaded) => {
+      const run = await runPipe({
+        s3Endpoint: ctx.env.s3.endpoint,
+        bucket: ctx.env.bucket,
+        key: data.key,
+        clickhouseUrl: ctx.env.clickhouse.url,
+        query: `INSERT INTO ${table} FORMAT CSVWithNames`,
+        timeoutMs: ctx.options.runTimeoutMs,
+      });
+      loaded();
+      return {
+        wallMs: run.durationMs,
+        peakRssBytes: run.peakRssBytes,
+        clientCpuMs: run.cpuMs,
+        failures: await verifyCeiling(ctx.env, run.errors, { table, cleanRows: data.file.rows }),
+      };
+    },
   });
 }
 

@@ -4,7 +4,7 @@ import { runCeiling } from '../ceiling.ts';
 import { benchRoute, runChute } from '../chute.ts';
 import type { Context } from '../context.ts';
 import { TABLE_COLUMNS } from '../data.ts';
-import { alternate, type Paired, summarise, type Work } from '../paired.ts';
+import { alternate, type Paired, type Side, summarise, type Work } from '../paired.ts';
 import { resetTables } from '../tables.ts';
 import { verifyCeiling, verifyChute } from '../verify.ts';
 
@@ -26,6 +26,11 @@ export interface ThroughputSpec {
   storedBytes: number;
   cleanRows: number;
   badLines: readonly number[];
+  /**
+   * What is measured against the ceiling instead of chute, for a reference figure (a bound, with no target of
+   * its own); default chute's handler.
+   */
+  instead?: Side;
 }
 
 export interface ThroughputResult extends Paired {
@@ -40,6 +45,8 @@ export interface ThroughputResult extends Paired {
   rejectsFound?: number;
   /** Whether the target is met: correct in every run, and the median ratio at or above the target. */
   met: boolean;
+  /** Not chute but a reference measured the same way (`instead`): reported, never judged. */
+  reference?: true;
 }
 
 /** chute and the ceiling, alternated, each on a freshly created table; correctness checked after every run. */
@@ -66,22 +73,24 @@ export async function runThroughput(
         // Let the server finish dropping the previous table's parts before the clock starts.
         await sleep(300);
       },
-      chute: async (loaded) => {
-        const run = await runChute(env, {
-          events: spec.events,
-          config: { routes: [benchRoute(spec.route.prefix, spec.table, spec.route.format)] },
-          timeoutMs: options.runTimeoutMs,
-        });
-        loaded();
-        const verdict = await verifyChute(env, run, expected);
-        rejectsFound = Math.min(rejectsFound, verdict.rejectsFound);
-        return {
-          wallMs: run.wallMs,
-          peakRssBytes: run.peakRssBytes,
-          clientCpuMs: run.cpuMs,
-          failures: verdict.failures,
-        };
-      },
+      chute:
+        spec.instead ??
+        (async (loaded) => {
+          const run = await runChute(env, {
+            events: spec.events,
+            config: { routes: [benchRoute(spec.route.prefix, spec.table, spec.route.format)] },
+            timeoutMs: options.runTimeoutMs,
+          });
+          loaded();
+          const verdict = await verifyChute(env, run, expected);
+          rejectsFound = Math.min(rejectsFound, verdict.rejectsFound);
+          return {
+            wallMs: run.wallMs,
+            peakRssBytes: run.peakRssBytes,
+            clientCpuMs: run.cpuMs,
+            failures: verdict.failures,
+          };
+        }),
       ceiling: async (loaded) => {
         const run = await runCeiling({
           clickhouseUrl: env.clickhouse.url,
@@ -123,6 +132,7 @@ export async function throughputScenario(ctx: Context, spec: ThroughputSpec): Pr
     },
     ...paired,
     ...(spec.badLines.length > 0 ? { rejectsFound } : {}),
+    ...(spec.instead === undefined ? {} : { reference: true as const }),
     met: paired.failures.length === 0 && ratioMet,
   };
 }

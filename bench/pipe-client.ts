@@ -1,0 +1,68 @@
+/**
+ * A loader with nothing in it: one S3 GET, made with the SDK client chute uses, piped as it arrives into one raw
+ * insert over `http.request`. No scanning, no chunking, no load history, no check of any kind: what it reaches
+ * against the ceiling bounds what any loader that reads the object from S3 can reach on the same machine, where
+ * the S3 server, ClickHouse and the loader share the cores. Reads { endpoint, bucket, key, url, query } as JSON
+ * on stdin; prints { durationMs, peakRssBytes, cpuMs, errors }.
+ */
+import { Agent, request } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { createS3Client } from '../functions/core/adapters/s3-client.ts';
+import { ownPeakRssBytes } from '../test/fixtures/peak-rss.ts';
+
+interface PipeInput {
+  endpoint: string;
+  bucket: string;
+  key: string;
+  url: string;
+  query: string;
+}
+
+const chunks: Buffer[] = [];
+for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+const input = JSON.parse(Buffer.concat(chunks).toString('utf8')) as PipeInput;
+
+const s3 = createS3Client({ endpoint: input.endpoint });
+const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+const target = new URL(input.url);
+target.searchParams.set('query', input.query);
+
+async function pipeObject(): Promise<void> {
+  const object = await s3.send(new GetObjectCommand({ Bucket: input.bucket, Key: input.key }));
+  const insert = request(target, { method: 'POST', agent });
+  const answered = new Promise<void>((resolve, reject) => {
+    insert.on('error', reject);
+    insert.on('response', (response) => {
+      const body: Buffer[] = [];
+      response.on('data', (data: Buffer) => body.push(data));
+      response.on('error', reject);
+      response.on('end', () => {
+        if (response.statusCode === 200) resolve();
+        else
+          reject(
+            new Error(`HTTP ${response.statusCode}: ${Buffer.concat(body).toString('utf8').slice(0, 500)}`),
+          );
+      });
+    });
+  });
+  await Promise.all([pipeline(object.Body as Readable, insert), answered]);
+}
+
+const errors: string[] = [];
+const cpuBefore = process.cpuUsage();
+const started = performance.now();
+try {
+  await pipeObject();
+} catch (error) {
+  errors.push(error instanceof Error ? error.message : String(error));
+}
+const durationMs = performance.now() - started;
+const cpu = process.cpuUsage(cpuBefore);
+agent.destroy();
+s3.destroy();
+process.stdout.write(
+  `${JSON.stringify({ durationMs, peakRssBytes: ownPeakRssBytes(), cpuMs: (cpu.user + cpu.system) / 1000, errors })}\n`,
+);
