@@ -2,12 +2,14 @@ import { parseArgs } from 'node:util';
 
 export const SCENARIO_IDS = [
   'clean',
-  'pipe',
+  'pipe-clean',
   'gzip',
   'bad-1e4',
   'bad-1e2',
   'ndjson',
+  'pipe-ndjson',
   'small-files',
+  'pipe-small-files',
   'sizes',
   'warm',
   'cold-start',

@@ -21,6 +21,7 @@ export interface InS3<T> {
 
 export interface SmallFiles {
   events: S3Event[];
+  keys: string[];
   paths: string[];
   bytes: number[];
   rows: number[];
@@ -108,7 +109,7 @@ export class DataSets {
       const dir = join(this.#env.tmp, 'small');
       await mkdir(dir, { recursive: true });
       this.#log(`generating and uploading ${count} small files`);
-      const out: SmallFiles = { events: [], paths: [], bytes: [], rows: [] };
+      const out: SmallFiles = { events: [], keys: [], paths: [], bytes: [], rows: [] };
       const CONCURRENCY = 8;
       let next = 0;
       const worker = async () => {
@@ -117,6 +118,7 @@ export class DataSets {
           const name = `${String(i).padStart(5, '0')}.csv`;
           const path = join(dir, name);
           await writeFile(path, body);
+          out.keys[i] = `small/${name}`;
           out.events[i] = await putObject(this.#env, `small/${name}`, body);
           out.paths[i] = path;
           out.bytes[i] = body.length;

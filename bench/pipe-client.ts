@@ -1,9 +1,10 @@
 /**
- * A loader with nothing in it: one S3 GET, made with the SDK client chute uses, piped as it arrives into one raw
- * insert over `http.request`. No scanning, no chunking, no load history, no check of any kind: what it reaches
- * against the ceiling bounds what any loader that reads the object from S3 can reach on the same machine, where
- * the S3 server, ClickHouse and the loader share the cores. Reads { endpoint, bucket, key, url, query } as JSON
- * on stdin; prints { durationMs, peakRssBytes, cpuMs, errors }.
+ * A loader with nothing in it: for each object, one S3 GET, made with the SDK client chute uses, piped as it
+ * arrives into one raw insert over `http.request`, one object after the other. No scanning, no chunking, no load
+ * history, no check of any kind: what it reaches against the ceiling bounds what any loader that reads the
+ * objects from S3 can reach on the same machine, where the S3 server, ClickHouse and the loader share the cores.
+ * Reads { endpoint, bucket, keys, url, query } as JSON on stdin; prints { durationMs, peakRssBytes, cpuMs,
+ * errors }.
  */
 import { Agent, request } from 'node:http';
 import { performance } from 'node:perf_hooks';
@@ -16,7 +17,7 @@ import { ownPeakRssBytes } from '../test/fixtures/peak-rss.ts';
 interface PipeInput {
   endpoint: string;
   bucket: string;
-  key: string;
+  keys: string[];
   url: string;
   query: string;
 }
@@ -30,8 +31,8 @@ const agent = new Agent({ keepAlive: true, maxSockets: 1 });
 const target = new URL(input.url);
 target.searchParams.set('query', input.query);
 
-async function pipeObject(): Promise<void> {
-  const object = await s3.send(new GetObjectCommand({ Bucket: input.bucket, Key: input.key }));
+async function pipeObject(key: string): Promise<void> {
+  const object = await s3.send(new GetObjectCommand({ Bucket: input.bucket, Key: key }));
   const insert = request(target, { method: 'POST', agent });
   const answered = new Promise<void>((resolve, reject) => {
     insert.on('error', reject);
@@ -54,10 +55,12 @@ async function pipeObject(): Promise<void> {
 const errors: string[] = [];
 const cpuBefore = process.cpuUsage();
 const started = performance.now();
-try {
-  await pipeObject();
-} catch (error) {
-  errors.push(error instanceof Error ? error.message : String(error));
+for (const key of input.keys) {
+  try {
+    await pipeObject(key);
+  } catch (error) {
+    errors.push(`${key}: ${error instanceof Error ? error.message : String(error)}`);
+  }
 }
 const durationMs = performance.now() - started;
 const cpu = process.cpuUsage(cpuBefore);

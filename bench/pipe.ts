@@ -6,11 +6,11 @@ import { runNodeJson } from './node-child.ts';
 const CLIENT = fileURLToPath(new URL('./pipe-client.ts', import.meta.url));
 let bundled: Promise<string> | undefined;
 
-/** The object piped from S3 into one insert by a loader with nothing in it (`pipe-client.ts`), in a fresh process. */
+/** Each object piped from S3 into one insert by a loader with nothing in it (`pipe-client.ts`), in a fresh process. */
 export async function runPipe(options: {
   s3Endpoint: string;
   bucket: string;
-  key: string;
+  keys: string[];
   clickhouseUrl: string;
   query: string;
   timeoutMs: number;
@@ -29,7 +29,7 @@ export async function runPipe(options: {
     input: {
       endpoint: options.s3Endpoint,
       bucket: options.bucket,
-      key: options.key,
+      keys: options.keys,
       url: options.clickhouseUrl,
       query: options.query,
     },

@@ -1,7 +1,8 @@
 import type { Context } from '../context.ts';
+import type { Side } from '../paired.ts';
 import { runPipe } from '../pipe.ts';
 import { verifyCeiling } from '../verify.ts';
-import { type ThroughputResult, throughputScenario } from './throughput.ts';
+import { type ThroughputResult, type ThroughputSpec, throughputScenario } from './throughput.ts';
 
 /**
  * The issue's per-file scenarios. Each ceiling sends the bytes ClickHouse must end up parsing: the file
@@ -24,47 +25,6 @@ export async function cleanCsv(ctx: Context): Promise<ThroughputResult> {
     storedBytes: data.file.bytes,
     cleanRows: data.file.rows,
     badLines: [],
-  });
-}
-
-/**
- * Not chute: the clean CSV object piped from S3 into one insert by a loader with nothing in it, against the same
- * ceiling. No loader that reads the object from S3 on this machine can do better, so chute's clean-CSV ratio is
- * best read against this one.
- */
-export async function pipeCsv(ctx: Context): Promise<ThroughputResult> {
-  const data = await ctx.data.cleanCsv();
-  const table = 'bench_pipe';
-  return throughputScenario(ctx, {
-    id: 'pipe',
-    title: 'no loader: the clean CSV object piped from S3 into one insert (a bound, not chute)',
-    target: 'reported only',
-    basis: 'MB/s',
-    table,
-    route: { prefix: 'clean/', format: 'csv' },
-    events: [data.event],
-    ceiling: { files: [data.file.path], format: 'CSVWithNames' },
-    work: { bytes: data.file.bytes, rows: data.file.rows, files: 1 },
-    storedBytes: data.file.bytes,
-    cleanRows: data.file.rows,
-    badLines: [],
-    instead: async (loaded) => {
-      const run = await runPipe({
-        s3Endpoint: ctx.env.s3.endpoint,
-        bucket: ctx.env.bucket,
-        key: data.key,
-        clickhouseUrl: ctx.env.clickhouse.url,
-        query: `INSERT INTO ${table} FORMAT CSVWithNames`,
-        timeoutMs: ctx.options.runTimeoutMs,
-      });
-      loaded();
-      return {
-        wallMs: run.durationMs,
-        peakRssBytes: run.peakRssBytes,
-        clientCpuMs: run.cpuMs,
-        failures: await verifyCeiling(ctx.env, run.errors, { table, cleanRows: data.file.rows }),
-      };
-    },
   });
 }
 
@@ -146,5 +106,93 @@ export async function smallFiles(ctx: Context): Promise<ThroughputResult> {
     storedBytes: bytes,
     cleanRows: rows,
     badLines: [],
+  });
+}
+
+/**
+ * Not chute: the same objects piped from S3 into ClickHouse by a loader with nothing in it, one insert per object,
+ * against the same ceiling. No loader that reads the objects from S3 on this machine can do better, so the
+ * scenario named by `of` is best read against this one.
+ */
+async function pipeScenario(
+  ctx: Context,
+  of: ThroughputResult['id'],
+  spec: Omit<ThroughputSpec, 'id' | 'target' | 'route' | 'instead' | 'badLines'> & {
+    keys: string[];
+    ceiling: { format: 'CSVWithNames' | 'JSONEachRow' };
+  },
+): Promise<ThroughputResult> {
+  const { keys, ...rest } = spec;
+  const side: Side = async (loaded) => {
+    const run = await runPipe({
+      s3Endpoint: ctx.env.s3.endpoint,
+      bucket: ctx.env.bucket,
+      keys,
+      clickhouseUrl: ctx.env.clickhouse.url,
+      query: `INSERT INTO ${spec.table} FORMAT ${spec.ceiling.format}`,
+      timeoutMs: ctx.options.runTimeoutMs,
+    });
+    loaded();
+    return {
+      wallMs: run.durationMs,
+      peakRssBytes: run.peakRssBytes,
+      clientCpuMs: run.cpuMs,
+      failures: await verifyCeiling(ctx.env, run.errors, { table: spec.table, cleanRows: spec.cleanRows }),
+    };
+  };
+  return throughputScenario(ctx, {
+    ...rest,
+    id: `pipe-${of}`,
+    target: `reported only: the bound for ${of}`,
+    badLines: [],
+    instead: side,
+  });
+}
+
+export async function pipeCsv(ctx: Context): Promise<ThroughputResult> {
+  const data = await ctx.data.cleanCsv();
+  return pipeScenario(ctx, 'clean', {
+    title: 'no loader: the clean CSV object piped from S3 into one insert (a bound, not chute)',
+    basis: 'MB/s',
+    table: 'bench_pipe_clean',
+    keys: [data.key],
+    events: [data.event],
+    ceiling: { files: [data.file.path], format: 'CSVWithNames' },
+    work: { bytes: data.file.bytes, rows: data.file.rows, files: 1 },
+    storedBytes: data.file.bytes,
+    cleanRows: data.file.rows,
+  });
+}
+
+export async function pipeNdjson(ctx: Context): Promise<ThroughputResult> {
+  const data = await ctx.data.ndjson();
+  return pipeScenario(ctx, 'ndjson', {
+    title: 'no loader: the NDJSON object piped from S3 into one insert (a bound, not chute)',
+    basis: 'MB/s',
+    table: 'bench_pipe_ndjson',
+    keys: [data.key],
+    events: [data.event],
+    ceiling: { files: [data.file.path], format: 'JSONEachRow' },
+    work: { bytes: data.file.bytes, rows: data.file.rows, files: 1 },
+    storedBytes: data.file.bytes,
+    cleanRows: data.file.rows,
+  });
+}
+
+export async function pipeSmallFiles(ctx: Context): Promise<ThroughputResult> {
+  const all = await ctx.data.smallFiles();
+  const count = ctx.options.smallFiles;
+  const bytes = all.bytes.slice(0, count).reduce((sum, b) => sum + b, 0);
+  const rows = all.rows.slice(0, count).reduce((sum, r) => sum + r, 0);
+  return pipeScenario(ctx, 'small-files', {
+    title: 'no loader: each small file piped from S3 into one insert (a bound, not chute)',
+    basis: 'files/s',
+    table: 'bench_pipe_small',
+    keys: all.keys.slice(0, count),
+    events: all.events.slice(0, count),
+    ceiling: { files: all.paths.slice(0, count), format: 'CSVWithNames' },
+    work: { bytes, rows, files: count },
+    storedBytes: bytes,
+    cleanRows: rows,
   });
 }

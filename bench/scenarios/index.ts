@@ -2,7 +2,16 @@ import type { ScenarioId } from '../args.ts';
 import type { Context } from '../context.ts';
 import { type BoundsResult, bounds } from './bounds.ts';
 import { type ColdStartResult, coldStart } from './cold-start.ts';
-import { badCsv, cleanCsv, gzipCsv, ndjson, pipeCsv, smallFiles } from './files.ts';
+import {
+  badCsv,
+  cleanCsv,
+  gzipCsv,
+  ndjson,
+  pipeCsv,
+  pipeNdjson,
+  pipeSmallFiles,
+  smallFiles,
+} from './files.ts';
 import { type SizesResult, sizes } from './sizes.ts';
 import type { ThroughputResult } from './throughput.ts';
 import { type WarmResult, warm } from './warm.ts';
@@ -11,12 +20,14 @@ export type ScenarioResult = ThroughputResult | SizesResult | WarmResult | ColdS
 
 export const SCENARIOS: Record<ScenarioId, (ctx: Context) => Promise<ScenarioResult>> = {
   clean: cleanCsv,
-  pipe: pipeCsv,
+  'pipe-clean': pipeCsv,
   gzip: gzipCsv,
   'bad-1e4': (ctx) => badCsv(ctx, 10_000),
   'bad-1e2': (ctx) => badCsv(ctx, 100),
   ndjson,
+  'pipe-ndjson': pipeNdjson,
   'small-files': smallFiles,
+  'pipe-small-files': pipeSmallFiles,
   sizes,
   warm,
   'cold-start': coldStart,

@@ -8,7 +8,7 @@ import { alternate, type Paired, type Side, summarise, type Work } from '../pair
 import { resetTables } from '../tables.ts';
 import { verifyCeiling, verifyChute } from '../verify.ts';
 
-export interface ThroughputSpec {
+interface SpecCommon {
   id: string;
   title: string;
   /** The issue's target, as text, and the ratio it asks for (none: reported only). */
@@ -17,7 +17,6 @@ export interface ThroughputSpec {
   /** What the ratio compares: bytes per second, or files per second for many small files. */
   basis: 'MB/s' | 'files/s';
   table: string;
-  route: { prefix: string; format: 'csv' | 'ndjson' };
   events: S3Event[];
   /** What the ceiling POSTs, and how. */
   ceiling: { files: string[]; format: 'CSVWithNames' | 'JSONEachRow' };
@@ -26,12 +25,17 @@ export interface ThroughputSpec {
   storedBytes: number;
   cleanRows: number;
   badLines: readonly number[];
-  /**
-   * What is measured against the ceiling instead of chute, for a reference figure (a bound, with no target of
-   * its own); default chute's handler.
-   */
-  instead?: Side;
 }
+
+/**
+ * What is measured against the ceiling: chute's handler on a route, or, for a reference figure (a bound with no
+ * target of its own), something `instead`.
+ */
+export type ThroughputSpec = SpecCommon &
+  (
+    | { route: { prefix: string; format: 'csv' | 'ndjson' }; instead?: undefined }
+    | { route?: undefined; instead: Side }
+  );
 
 export interface ThroughputResult extends Paired {
   kind: 'throughput';
@@ -62,6 +66,25 @@ export async function runThroughput(
     badLines: spec.badLines,
   };
   let rejectsFound = spec.badLines.length;
+  const chuteOn =
+    (route: { prefix: string; format: 'csv' | 'ndjson' }): Side =>
+    async (loaded) => {
+      const run = await runChute(env, {
+        events: spec.events,
+        config: { routes: [benchRoute(route.prefix, spec.table, route.format)] },
+        timeoutMs: options.runTimeoutMs,
+      });
+      loaded();
+      const verdict = await verifyChute(env, run, expected);
+      rejectsFound = Math.min(rejectsFound, verdict.rejectsFound);
+      return {
+        wallMs: run.wallMs,
+        peakRssBytes: run.peakRssBytes,
+        clientCpuMs: run.cpuMs,
+        failures: verdict.failures,
+      };
+    };
+  const subject = spec.instead === undefined ? chuteOn(spec.route) : spec.instead;
   const samples = await alternate(
     env,
     {
@@ -73,24 +96,7 @@ export async function runThroughput(
         // Let the server finish dropping the previous table's parts before the clock starts.
         await sleep(300);
       },
-      chute:
-        spec.instead ??
-        (async (loaded) => {
-          const run = await runChute(env, {
-            events: spec.events,
-            config: { routes: [benchRoute(spec.route.prefix, spec.table, spec.route.format)] },
-            timeoutMs: options.runTimeoutMs,
-          });
-          loaded();
-          const verdict = await verifyChute(env, run, expected);
-          rejectsFound = Math.min(rejectsFound, verdict.rejectsFound);
-          return {
-            wallMs: run.wallMs,
-            peakRssBytes: run.peakRssBytes,
-            clientCpuMs: run.cpuMs,
-            failures: verdict.failures,
-          };
-        }),
+      chute: subject,
       ceiling: async (loaded) => {
         const run = await runCeiling({
           clickhouseUrl: env.clickhouse.url,
