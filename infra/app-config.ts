@@ -47,6 +47,8 @@ export const AppConfigSchema = z
     routes: z.array(z.record(z.string(), z.unknown())).min(1, 'needs at least one route'),
     rejectsPrefix: z.string().min(1).optional(),
     chunking: ChunkingSchema.partial().optional(),
+    /** The construct's `verifyS3Checksums`: `false` skips the SDK's CRC64-NVME check of each GET. Default: verified. */
+    verifyS3Checksums: z.boolean().optional(),
     /** Watch this existing bucket instead of creating one. */
     existingBucketName: z
       .string()
@@ -81,10 +83,11 @@ function fail(message: string): never {
   throw new ChuteError('CONFIG_INVALID', message);
 }
 
-/** Keys whose values are numbers, arrays or objects: given with `-c` they arrive as strings of JSON. */
+/** Keys whose values are numbers, booleans, arrays or objects: given with `-c` they arrive as strings of JSON. */
 const JSON_VALUED_KEYS = new Set([
   'routes',
   'chunking',
+  'verifyS3Checksums',
   'memorySize',
   'timeoutSeconds',
   'reservedConcurrency',

@@ -36,6 +36,7 @@ export class ChuteStack extends Stack {
       ...(config.clickHouseDatabase === undefined ? {} : { clickHouseDatabase: config.clickHouseDatabase }),
       ...(config.rejectsPrefix === undefined ? {} : { rejectsPrefix: config.rejectsPrefix }),
       ...(config.chunking === undefined ? {} : { chunking: config.chunking }),
+      ...(config.verifyS3Checksums === undefined ? {} : { verifyS3Checksums: config.verifyS3Checksums }),
       ...(config.existingBucketName === undefined
         ? {}
         : { bucket: Bucket.fromBucketName(this, 'ExistingBucket', config.existingBucketName) }),

@@ -23,6 +23,8 @@ export interface IngestConfigInput {
   readonly chunking?: z.input<typeof ChunkingSchema> | undefined;
   /** The load-history table. */
   readonly ledgerTable?: string | undefined;
+  /** `s3.verifyChecksums`: verify GetObject bodies against S3's stored checksum (default: the SDK's, on). */
+  readonly verifyS3Checksums?: boolean | undefined;
 }
 
 /** Where messages say the problem comes from. */
@@ -143,6 +145,7 @@ export function validateIngestConfig(input: IngestConfigInput): ChuteConfig {
       ...(input.rejectsPrefix === undefined ? {} : { rejects: { prefix: input.rejectsPrefix } }),
       ...(input.chunking === undefined ? {} : { chunking: input.chunking }),
       ...(input.ledgerTable === undefined ? {} : { ledger: { table: input.ledgerTable } }),
+      ...(input.verifyS3Checksums === undefined ? {} : { s3: { verifyChecksums: input.verifyS3Checksums } }),
     },
     PROPS_SOURCE,
   );
@@ -152,10 +155,11 @@ export function validateIngestConfig(input: IngestConfigInput): ChuteConfig {
 }
 
 /**
- * The `CHUTE_CONFIG` environment variable: routes, rejects and chunking, never the `clickhouse` section
- * (the URL and database come from their own variables, the credentials from the secret). Routes are passed
- * as the user wrote them, already validated: the function fills the same defaults from the same schema in
- * its bundle, and the short form leaves room under Lambda's 4 KB environment limit for more routes.
+ * The `CHUTE_CONFIG` environment variable: routes, rejects, chunking and the ledger, the `s3` section only
+ * when it says something, never the `clickhouse` section (the URL and database come from their own
+ * variables, the credentials from the secret). Routes are passed as the user wrote them, already validated:
+ * the function fills the same defaults from the same schema in its bundle, and the short form leaves room
+ * under Lambda's 4 KB environment limit for more routes.
  */
 export function functionConfigJson(input: IngestConfigInput, config: ChuteConfig): string {
   return JSON.stringify({
@@ -163,6 +167,9 @@ export function functionConfigJson(input: IngestConfigInput, config: ChuteConfig
     rejects: config.rejects,
     chunking: config.chunking,
     ledger: config.ledger,
+    ...(config.s3.verifyChecksums === undefined
+      ? {}
+      : { s3: { verifyChecksums: config.s3.verifyChecksums } }),
   });
 }
 

@@ -43,7 +43,10 @@ async function buildContainer(env: NodeJS.ProcessEnv): Promise<Container> {
   const credentials = secretArn ? await readClickHouseSecret(secretArn) : undefined;
   const clickhouseConfig = credentials ? { ...config.clickhouse, ...credentials } : config.clickhouse;
   const clickhouse = createClickHouseClient(clickhouseConfig);
-  const s3 = createS3Client({ endpoint: env.AWS_ENDPOINT_URL_S3 || undefined });
+  const s3 = createS3Client({
+    endpoint: env.AWS_ENDPOINT_URL_S3 || undefined,
+    verifyChecksums: config.s3.verifyChecksums,
+  });
   // Once per container: the node flags in effect. Lambda's runtime may start node with its own
   // --max-semi-space-size on the command line, which would override the one chute sets in NODE_OPTIONS.
   logger.info('container started', {

@@ -83,6 +83,7 @@ export async function startLocal(options: LocalOptions): Promise<LocalChute> {
   const s3 = createS3Client({
     endpoint: s3Endpoint,
     credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+    verifyChecksums: config.s3.verifyChecksums,
   });
   const deps: IngestDependencies = s3IngestDependencies(s3, clickhouse, config, defaultDatabase);
   const reporter: Reporter = {

@@ -184,4 +184,18 @@ describe('context values', () => {
       ),
     ).toThrow('Invalid context chute:routes: not valid JSON');
   });
+
+  it('reads -c chute:verifyS3Checksums=false as a boolean, and hand it to the construct', () => {
+    const values = {
+      'chute:clickHouseUrl': 'https://ch.prod.internal:8443',
+      'chute:clickHouseSecretArn': REAL_SECRET,
+      'chute:routes': '[{"prefix":"x/","table":"t","format":"csv"}]',
+    };
+    expect(readAppConfig(context({ ...values, 'chute:verifyS3Checksums': 'false' })).verifyS3Checksums).toBe(
+      false,
+    );
+    expect(readAppConfig(context(values)).verifyS3Checksums).toBeUndefined();
+    const { stack } = createChuteApp(appProps({ ...values, 'chute:verifyS3Checksums': 'false' }), REPO);
+    expect(stack.ingest.config.s3).toEqual({ verifyChecksums: false });
+  });
 });

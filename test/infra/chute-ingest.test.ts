@@ -316,6 +316,25 @@ describe('function', () => {
     expect(JSON.stringify(variables)).not.toMatch(/password|username/i);
   });
 
+  it('passes verifyS3Checksums into CHUTE_CONFIG only when set', () => {
+    const chuteConfig = (t: Template, s: Stack, i: typeof ingest): string => {
+      const fn = must(
+        resourcesOfType(t, 'AWS::Lambda::Function')[logicalId(s, i.ingestFunction)],
+        'function',
+      );
+      return String(
+        (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables.CHUTE_CONFIG,
+      );
+    };
+    expect(chuteConfig(template, stack, ingest)).not.toContain('"s3"');
+    expect(ingest.config.s3.verifyChecksums).toBeUndefined();
+    const off = build({ verifyS3Checksums: false });
+    const json = chuteConfig(off.template, off.stack, off.ingest);
+    expect(json).toContain('"s3":{"verifyChecksums":false}');
+    expect((JSON.parse(json) as { s3: unknown }).s3).toEqual({ verifyChecksums: false });
+    expect(off.ingest.config.s3.verifyChecksums).toBe(false);
+  });
+
   it('passes the database when given', () => {
     build({ clickHouseDatabase: 'analytics' }).template.hasResourceProperties('AWS::Lambda::Function', {
       Environment: { Variables: Match.objectLike({ CLICKHOUSE_DATABASE: 'analytics' }) },

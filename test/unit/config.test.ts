@@ -51,6 +51,7 @@ describe('parseConfig defaults', () => {
       delivery: 'exactly-once',
     });
     expect(config.ledger).toEqual({ table: 'chute_load_history' });
+    expect(config.s3).toEqual({});
   });
 
   it('fills badRows defaults field by field when only one is given', () => {
@@ -185,6 +186,33 @@ describe('parseConfig refusals', () => {
     const error = thrown(() => parseRoute({ table: 't', format: 'tsv', delimiter: ',', prefix: 'x/' }));
     expect(error.code).toBe('CONFIG_INVALID');
     expect(error.message).toMatch(/^Invalid route: delimiter: /);
+  });
+});
+
+describe('the s3 section', () => {
+  it('leaves verifyChecksums undefined by default: the client decides for its endpoint', () => {
+    expect(parseConfig(minimal()).s3.verifyChecksums).toBeUndefined();
+    expect(parseConfig({ ...minimal(), s3: {} }).s3.verifyChecksums).toBeUndefined();
+  });
+
+  it('accepts verifyChecksums false, also from CHUTE_CONFIG', () => {
+    expect(parseConfig({ ...minimal(), s3: { verifyChecksums: false } }).s3).toEqual({
+      verifyChecksums: false,
+    });
+    const env = { CHUTE_CONFIG: JSON.stringify({ ...minimal(), s3: { verifyChecksums: false } }) };
+    expect(configFromEnv(env).s3.verifyChecksums).toBe(false);
+  });
+
+  it('refuses an unknown key under s3, naming it', () => {
+    const error = thrown(() => parseConfig({ ...minimal(), s3: { verifyChecksum: false } }));
+    expect(error.code).toBe('CONFIG_INVALID');
+    expect(error.message).toContain('s3: ');
+    expect(error.message).toContain('verifyChecksum');
+  });
+
+  it('refuses a verifyChecksums that is not a boolean, naming the field', () => {
+    const error = thrown(() => parseConfig({ ...minimal(), s3: { verifyChecksums: 'no' } }));
+    expect(error.message).toContain('s3.verifyChecksums:');
   });
 });
 
