@@ -2,7 +2,7 @@
  * Rates of the parts of chute's path that are not chute's own code, measured in a process of its own (as the
  * handler runs): one S3 GET stream read to the end with the SDK client chute uses; the same with every byte
  * through the SDK's CRC64-NVME (what the client does on AWS for an object stored with that checksum, which S3
- * gives every object uploaded without one: the local server sends none, so the bench's loads never pay it);
+ * has given every new object uploaded without one since December 2024: the local server sends none, so the bench's loads never pay it);
  * node's streaming gunzip. Reads { endpoint, bucket, key, gzipPath, runs } on stdin; prints { getMs: [...],
  * bytes, crcGetMs: [...], gunzipMs: [...], gunzipBytes }.
  */

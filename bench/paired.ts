@@ -103,7 +103,12 @@ export async function alternate(
   return samples;
 }
 
-export function summarise(samples: { chute: Sample[]; ceiling: Sample[] }, work: Work): Paired {
+/** `subject` names the measured side in failures: chute, or the reference measured in its place. */
+export function summarise(
+  samples: { chute: Sample[]; ceiling: Sample[] },
+  work: Work,
+  subject = 'chute',
+): Paired {
   const ratios = samples.chute.map((chute, i) => {
     const ceiling = samples.ceiling[i];
     return ceiling === undefined ? Number.NaN : ceiling.wallMs / chute.wallMs;
@@ -114,7 +119,7 @@ export function summarise(samples: { chute: Sample[]; ceiling: Sample[] }, work:
     ceiling: side(samples.ceiling, work),
     ratio: stat(ratios),
     failures: [
-      ...samples.chute.flatMap((s) => s.failures.map((f) => `chute: ${f}`)),
+      ...samples.chute.flatMap((s) => s.failures.map((f) => `${subject}: ${f}`)),
       ...samples.ceiling.flatMap((s) => s.failures.map((f) => `ceiling: ${f}`)),
     ],
   };

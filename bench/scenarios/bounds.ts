@@ -1,3 +1,6 @@
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bundle } from '../bundle.ts';
 import type { Context } from '../context.ts';
@@ -21,8 +24,22 @@ export interface BoundsResult {
 
 const SCRIPT = fileURLToPath(new URL('../bounds-process.ts', import.meta.url));
 
+/**
+ * The CRC64-NVME timed is the bench's own `@aws-sdk/checksums`, a devDependency pinned to the version the S3
+ * client depends on. Should an upgrade of `@aws-sdk/client-s3` bring it a copy of its own, the bench would time
+ * another implementation than the one the client runs: refused, with what to do.
+ */
+function checkChecksumsCopy(): string | undefined {
+  const require = createRequire(import.meta.url);
+  const client = dirname(require.resolve('@aws-sdk/client-s3/package.json'));
+  if (!existsSync(join(client, 'node_modules', '@aws-sdk', 'checksums'))) return undefined;
+  return '@aws-sdk/client-s3 has its own copy of @aws-sdk/checksums: set the devDependency @aws-sdk/checksums to the version it depends on, so the bench times the CRC64-NVME the client runs';
+}
+
 /** The rates of the parts of the path that are not chute's code: what no tuning of chute can beat. */
 export async function bounds(ctx: Context): Promise<BoundsResult> {
+  const copy = checkChecksumsCopy();
+  if (copy !== undefined) throw new Error(copy);
   ctx.log('bounds: S3 GET (with and without the SDK checksum) and gunzip rates on their own');
   const csv = await ctx.data.cleanCsv();
   const gz = await ctx.data.gzipCsv();

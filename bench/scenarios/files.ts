@@ -111,8 +111,8 @@ export async function smallFiles(ctx: Context): Promise<ThroughputResult> {
 
 /**
  * Not chute: the same objects piped from S3 into ClickHouse by a loader with nothing in it, one insert per object,
- * against the same ceiling. No loader that reads the objects from S3 on this machine can do better, so the
- * scenario named by `of` is best read against this one.
+ * one object at a time, against the same ceiling. A loader that reads each object in one GET and sends it as one
+ * insert stream cannot do better on this machine, so the scenario named by `of` is best read against this one.
  */
 async function pipeScenario(
   ctx: Context,

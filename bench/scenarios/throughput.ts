@@ -116,7 +116,10 @@ export async function runThroughput(
     ctx.log,
   );
   await env.sql(`DROP TABLE IF EXISTS ${spec.table}`);
-  return { ...summarise(samples, spec.work), rejectsFound };
+  return {
+    ...summarise(samples, spec.work, spec.instead === undefined ? 'chute' : 'no loader'),
+    rejectsFound,
+  };
 }
 
 export async function throughputScenario(ctx: Context, spec: ThroughputSpec): Promise<ThroughputResult> {

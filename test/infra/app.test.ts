@@ -185,7 +185,7 @@ describe('context values', () => {
     ).toThrow('Invalid context chute:routes: not valid JSON');
   });
 
-  it('reads -c chute:verifyS3Checksums=false as a boolean, and hand it to the construct', () => {
+  it('reads -c chute:verifyS3Checksums=false as a boolean, and hands it to the construct', () => {
     const values = {
       'chute:clickHouseUrl': 'https://ch.prod.internal:8443',
       'chute:clickHouseSecretArn': REAL_SECRET,

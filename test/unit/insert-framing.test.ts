@@ -1,64 +1,114 @@
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ClickHouseClient } from '@clickhouse/client';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createClickHouseClient } from '../../functions/core/clickhouse/client.ts';
+import { ClickHouseLedger } from '../../functions/core/clickhouse/ledger.ts';
 import { ClickHouseWarehouse } from '../../functions/core/clickhouse/warehouse.ts';
 import { parseConfig } from '../../functions/core/config/parse.ts';
 
+interface Seen {
+  query: string;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
 /**
- * How an insert is framed on the wire decides what a server does when the sender dies mid-body. Servers since
- * about 22.3 refuse to commit a chunked body that ends without its final zero-length chunk; a body framed by
- * Content-Length that ends early was still committed in part there (ClickHouse issue #27667), and 18.16
- * commits either (measured: see the README's Guarantees). A later change that buffers the body into one
- * Content-Length request would reopen that hole on current servers, so the framing is pinned here, against a
- * listener that only records what arrives (this is about chute's client, not about any server).
+ * How an insert is framed on the wire decides what a server does when the body is cut off (the process dies,
+ * the connection drops). A chunked body that ends without its closing chunk was refused by 22.3 (ClickHouse
+ * issue #27667), while a body framed by Content-Length that ends early was still committed in part there, and
+ * 18.16 commits either (measured: see the README's Guarantees). A later change that buffers a body into one
+ * Content-Length request would reopen that hole on current servers, so the framing of every insert chute
+ * sends, data and load history alike, is pinned here, against a listener that only records what arrives
+ * (this is about chute's client, not about any server): every request is answered 200 with an empty body.
  */
 describe('the framing of an insert', () => {
-  const seen: { method?: string; url?: string; headers?: IncomingHttpHeaders; body?: string } = {};
+  const seen: Seen[] = [];
   const server = createServer((request, response) => {
     const pieces: Buffer[] = [];
     request.on('data', (piece: Buffer) => pieces.push(piece));
     request.on('end', () => {
-      seen.method = request.method;
-      seen.url = request.url;
-      seen.headers = request.headers;
-      seen.body = Buffer.concat(pieces).toString('utf8');
+      seen.push({
+        query: new URL(request.url ?? '/', 'http://listener').searchParams.get('query') ?? '',
+        headers: request.headers,
+        body: Buffer.concat(pieces).toString('utf8'),
+      });
       response.writeHead(200, { 'Content-Type': 'text/plain' }).end();
     });
   });
-  let url = '';
+  let client: ClickHouseClient | undefined;
 
   beforeAll(async () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterEach(async () => {
+    await client?.close();
+    client = undefined;
+    seen.length = 0;
   });
   afterAll(async () => {
     await new Promise<void>((resolve) => server.close(() => resolve()));
   });
 
-  it('sends the chunk as a chunked body without Content-Length, so that a cut-off body is never a complete one', async () => {
+  function connect(): ClickHouseClient {
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     const config = parseConfig({
       clickhouse: { url },
       routes: [{ prefix: 'in/', table: 't', format: 'csv' }],
     });
-    const client = createClickHouseClient(config.clickhouse);
-    try {
-      await new ClickHouseWarehouse(client).insertRaw({
-        table: { database: 'db', table: 't' },
-        columns: ['id', 'name'],
-        format: 'CSV',
-        body: [Buffer.from('1,a\n'), Buffer.from('2,b\n')],
-        settings: { input_format_allow_errors_num: 0 },
-      });
-    } finally {
-      await client.close();
-    }
-    expect(seen.method).toBe('POST');
-    expect(new URL(seen.url ?? '', url).searchParams.get('query')).toBe(
-      'INSERT INTO `db`.`t` (`id`, `name`) FORMAT CSV',
-    );
-    expect(seen.headers?.['transfer-encoding']).toBe('chunked');
-    expect(seen.headers?.['content-length']).toBeUndefined();
-    expect(seen.body).toBe('1,a\n2,b\n');
+    client = createClickHouseClient(config.clickhouse);
+    return client;
+  }
+
+  function expectChunked(request: Seen | undefined): void {
+    expect(request).toBeDefined();
+    expect(request?.headers['transfer-encoding']).toBe('chunked');
+    expect(request?.headers['content-length']).toBeUndefined();
+  }
+
+  it('sends a chunk as a chunked body without Content-Length, so that a cut-off body is never a complete one', async () => {
+    await new ClickHouseWarehouse(connect()).insertRaw({
+      table: { database: 'db', table: 't' },
+      columns: ['id', 'name'],
+      format: 'CSV',
+      body: [Buffer.from('1,a\n'), Buffer.from('2,b\n')],
+      settings: { input_format_allow_errors_num: 0 },
+    });
+    expect(seen).toHaveLength(1);
+    expect(seen[0]?.query).toBe('INSERT INTO `db`.`t` (`id`, `name`) FORMAT CSV');
+    expect(seen[0]?.body).toBe('1,a\n2,b\n');
+    expectChunked(seen[0]);
+  });
+
+  it('sends the load-history rows (a chunk record, a file record) the same way', async () => {
+    const ledger = new ClickHouseLedger(connect(), { database: 'db', table: 'history' }, async () => false);
+    const version = { bucket: 'b', key: 'in/x.csv', version: 'v1' };
+    await ledger.recordChunk(version, { chunk: 0, rowsInserted: 2, rejected: [], cut: 'c' });
+    await ledger.record({
+      ...version,
+      size: 8,
+      route: 'in/',
+      table: 'db.t',
+      status: 'loaded',
+      rowsInserted: 2,
+      rowsRejected: 0,
+      rejectsLocation: '',
+      attempt: 1,
+      started: new Date(0),
+      finished: new Date(0),
+      error: '',
+      delivery: 'at-least-once',
+    });
+    const inserts = seen.filter((request) => request.query.startsWith('INSERT INTO'));
+    expect(inserts.map((request) => request.query)).toEqual([
+      'INSERT INTO `db`.`history_chunks` FORMAT JSONEachRow',
+      'INSERT INTO `db`.`history` FORMAT JSONEachRow',
+    ]);
+    for (const request of inserts) expectChunked(request);
+    expect(JSON.parse(inserts[0]?.body ?? '{}')).toMatchObject({
+      key: 'in/x.csv',
+      chunk: 0,
+      rows_inserted: 2,
+    });
   });
 });

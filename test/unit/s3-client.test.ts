@@ -5,7 +5,6 @@ import { crc32 } from 'node:zlib';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createS3Client, type S3ClientOptions } from '../../functions/core/adapters/s3-client.ts';
-import { processTempDir } from '../fixtures/temp-dir.ts';
 
 const LOCAL = 'http://127.0.0.1:1';
 
@@ -29,7 +28,8 @@ describe('createS3Client: response checksum validation', () => {
   });
   function sdkDefaultsOnly() {
     vi.stubEnv('AWS_RESPONSE_CHECKSUM_VALIDATION', undefined);
-    vi.stubEnv('AWS_CONFIG_FILE', join(processTempDir('chute-s3-client-'), 'no-such-config'));
+    // A path that cannot exist: no shared config file is read.
+    vi.stubEnv('AWS_CONFIG_FILE', join('/nonexistent', 'chute-no-aws-config'));
   }
 
   it.each([
