@@ -56,6 +56,8 @@ export async function alternate(
     /** No new pair starts if it would end past this many ms from the first (one pair always runs). */
     budgetMs: number;
     label: string;
+    /** What the measured side is called in the log: chute, or the reference measured in its place. */
+    subject?: string;
     prepare: () => Promise<void>;
     chute: Side;
     ceiling: Side;
@@ -95,7 +97,7 @@ export async function alternate(
       const full: Sample = { ...sample, serverCpuMs: spent.serverMs, s3CpuMs: spent.s3Ms };
       samples[side].push(full);
       log(
-        `  ${options.label} run ${i + 1}/${options.runs} ${side.padEnd(7)} ${(full.wallMs / 1000).toFixed(2)} s` +
+        `  ${options.label} run ${i + 1}/${options.runs} ${(side === 'chute' ? (options.subject ?? side) : side).padEnd(9)} ${(full.wallMs / 1000).toFixed(2)} s` +
           (full.failures.length > 0 ? `  FAILED: ${full.failures.join('; ')}` : ''),
       );
     }

@@ -1,8 +1,9 @@
 /**
  * A loader with nothing in it: for each object, one S3 GET, made with the SDK client chute uses, piped as it
  * arrives into one raw insert over `http.request`, one object after the other. No scanning, no chunking, no load
- * history, no check of any kind: what it reaches against the ceiling bounds what any loader that reads the
- * objects from S3 can reach on the same machine, where the S3 server, ClickHouse and the loader share the cores.
+ * history, no check of any kind: what it reaches against the ceiling bounds what a loader that reads each object
+ * in one GET and sends it as one insert stream can reach on the same machine, where the S3 server, ClickHouse
+ * and the loader share the cores.
  * Reads { endpoint, bucket, keys, url, query } as JSON on stdin; prints { durationMs, peakRssBytes, cpuMs,
  * errors }.
  */

@@ -83,7 +83,7 @@ export interface ChuteIngestProps {
   /**
    * Whether the function verifies each object it reads against the checksum S3 stored with it. Objects
    * uploaded without a checksum since December 2024 carry a CRC64-NVME one, which the AWS SDK computes in JavaScript: about half
-   * the GET throughput of one stream on the bench machine (274 to 131 MB/s). HTTPS already protects the bytes
+   * the GET throughput of one stream on the bench machine (BENCHMARKS.md). HTTPS already protects the bytes
    * in transit; `false` gives up the end-to-end check against what S3 stored, for CPU.
    * @default - the SDK's default: verified
    */

@@ -85,12 +85,14 @@ export async function runThroughput(
       };
     };
   const subject = spec.instead === undefined ? chuteOn(spec.route) : spec.instead;
+  const subjectName = spec.instead === undefined ? 'chute' : 'no loader';
   const samples = await alternate(
     env,
     {
       runs: options.runs,
       budgetMs: options.scenarioBudgetMs,
       label: spec.id,
+      subject: subjectName,
       prepare: async () => {
         await resetTables(env, spec.table, TABLE_COLUMNS, ctx.log);
         // Let the server finish dropping the previous table's parts before the clock starts.
@@ -117,7 +119,7 @@ export async function runThroughput(
   );
   await env.sql(`DROP TABLE IF EXISTS ${spec.table}`);
   return {
-    ...summarise(samples, spec.work, spec.instead === undefined ? 'chute' : 'no loader'),
+    ...summarise(samples, spec.work, subjectName),
     rejectsFound,
   };
 }

@@ -16,9 +16,10 @@ interface Seen {
 /**
  * How an insert is framed on the wire decides what a server does when the body is cut off (the process dies,
  * the connection drops). A chunked body that ends without its closing chunk was refused by 22.3 (ClickHouse
- * issue #27667), while a body framed by Content-Length that ends early was still committed in part there, and
- * 18.16 commits either (measured: see the README's Guarantees). A later change that buffers a body into one
- * Content-Length request would reopen that hole on current servers, so the framing of every insert chute
+ * issue #27667, with parallel parsing off), while a body framed by Content-Length that ends early was still
+ * committed in part there, and 18.16 commits either (measured: see the README's Guarantees). A later change that
+ * buffers a body into one Content-Length request would give up the protection chunked framing gets from
+ * current servers, so the framing of every insert chute
  * sends, data and load history alike, is pinned here, against a listener that only records what arrives
  * (this is about chute's client, not about any server): every request is answered 200 with an empty body.
  */

@@ -22,7 +22,7 @@ export interface S3ClientOptions {
  *
  * Downloads: verifying a GetObject body means asking S3 for the stored checksum and running every byte
  * through it. Objects uploaded without a checksum since December 2024 carry a CRC64-NVME one, which the SDK computes in
- * JavaScript (one GET stream: 274 MB/s without, 131 MB/s with, on the bench machine), while HTTPS already
+ * JavaScript (one GET stream at about half its rate on the bench machine: BENCHMARKS.md), while HTTPS already
  * protects the bytes in transit; so it can be turned off. Left unset, AWS gets the SDK's default (verify,
  * unless `AWS_RESPONSE_CHECKSUM_VALIDATION` says otherwise) and a custom endpoint does not verify: local
  * servers send no checksums.

@@ -159,7 +159,7 @@ export const S3Schema = z
     /**
      * Whether the S3 client asks for the object's stored checksum on every GetObject and verifies the body
      * against it as it streams. S3 gives every new object uploaded without a checksum (since December 2024) a CRC64-NVME one, which the
-     * SDK computes in JavaScript: one GET stream fell from 274 to 131 MB/s with it on the bench machine. HTTPS
+     * SDK computes in JavaScript: one GET stream ran at about half its rate with it on the bench machine (BENCHMARKS.md). HTTPS
      * already protects the bytes in transit; turning this off gives up the end-to-end check against what S3
      * stored, for CPU. Default: unset, the client's default for the endpoint: on against AWS S3 (the SDK's
      * own default, which `AWS_RESPONSE_CHECKSUM_VALIDATION` can change), off against a custom endpoint such as
