@@ -42,12 +42,17 @@ export interface Paired {
   failures: string[];
 }
 
-/** Runs one side; calls `loaded()` once the load is over, before its checks, so checks cost no CPU in the figures. */
-export type Side = (loaded: () => void) => Promise<Omit<Sample, 'serverCpuMs' | 's3CpuMs'>>;
+/**
+ * Runs one side, or slice `slice` of its work; calls `loaded()` once the load is over, before its checks, so
+ * checks cost no CPU in the figures.
+ */
+export type Side = (loaded: () => void, slice: number) => Promise<Omit<Sample, 'serverCpuMs' | 's3CpuMs'>>;
 
 /**
  * Alternates chute and ceiling runs (the order swapped on every pair, so that a drift of the machine
- * favours neither), on a freshly created table each time.
+ * favours neither), on a freshly created table each time. With `slices`, each run is measured slice by slice,
+ * the two sides taking turns on every slice (the order swapped slice by slice too), and a run's sample sums its
+ * slices: for work long enough that the machine drifts within one run (many small files here).
  */
 export async function alternate(
   env: BenchEnv,
@@ -56,6 +61,8 @@ export async function alternate(
     /** No new pair starts if it would end past this many ms from the first (one pair always runs). */
     budgetMs: number;
     label: string;
+    /** Slices each run is cut into (default 1: a run is one call of each side). */
+    slices?: number;
     /** What the measured side is called in the log: chute, or the reference measured in its place. */
     subject?: string;
     prepare: () => Promise<void>;
@@ -65,6 +72,22 @@ export async function alternate(
   log: (line: string) => void,
 ): Promise<{ chute: Sample[]; ceiling: Sample[] }> {
   const samples = { chute: [] as Sample[], ceiling: [] as Sample[] };
+  const measure = async (side: 'chute' | 'ceiling', slice: number): Promise<Sample> => {
+    await options.prepare();
+    const before = env.cpu();
+    let after: CpuSnapshot | undefined;
+    let sample: Omit<Sample, 'serverCpuMs' | 's3CpuMs'>;
+    try {
+      sample = await options[side](() => {
+        after = env.cpu();
+      }, slice);
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      sample = { wallMs: Number.NaN, peakRssBytes: Number.NaN, clientCpuMs: Number.NaN, failures: [message] };
+    }
+    const spent = cpuDelta(before, after ?? env.cpu());
+    return { ...sample, serverCpuMs: spent.serverMs, s3CpuMs: spent.s3Ms };
+  };
   const started = Date.now();
   for (let i = 0; i < options.runs; i++) {
     const elapsed = Date.now() - started;
@@ -74,35 +97,37 @@ export async function alternate(
       );
       break;
     }
-    const order: ('chute' | 'ceiling')[] = i % 2 === 0 ? ['chute', 'ceiling'] : ['ceiling', 'chute'];
-    for (const side of order) {
-      await options.prepare();
-      const before = env.cpu();
-      let after: CpuSnapshot | undefined;
-      let sample: Omit<Sample, 'serverCpuMs' | 's3CpuMs'>;
-      try {
-        sample = await options[side](() => {
-          after = env.cpu();
-        });
-      } catch (error) {
-        const message = error instanceof Error ? error.message : String(error);
-        sample = {
-          wallMs: Number.NaN,
-          peakRssBytes: Number.NaN,
-          clientCpuMs: Number.NaN,
-          failures: [message],
-        };
-      }
-      const spent = cpuDelta(before, after ?? env.cpu());
-      const full: Sample = { ...sample, serverCpuMs: spent.serverMs, s3CpuMs: spent.s3Ms };
+    const slices = options.slices ?? 1;
+    const runs = { chute: [] as Sample[], ceiling: [] as Sample[] };
+    for (let slice = 0; slice < slices; slice++) {
+      const order: ('chute' | 'ceiling')[] =
+        (i + slice) % 2 === 0 ? ['chute', 'ceiling'] : ['ceiling', 'chute'];
+      for (const side of order) runs[side].push(await measure(side, slice));
+    }
+    for (const side of ['chute', 'ceiling'] as const) {
+      const full = sumSlices(runs[side]);
       samples[side].push(full);
       log(
         `  ${options.label} run ${i + 1}/${options.runs} ${(side === 'chute' ? (options.subject ?? side) : side).padEnd(9)} ${(full.wallMs / 1000).toFixed(2)} s` +
+          (slices > 1 ? ` (${slices} slices)` : '') +
           (full.failures.length > 0 ? `  FAILED: ${full.failures.join('; ')}` : ''),
       );
     }
   }
   return samples;
+}
+
+/** One run's figures from its slices: times and CPU add up, the peak is the highest. */
+function sumSlices(slices: readonly Sample[]): Sample {
+  const sum = (pick: (s: Sample) => number) => slices.reduce((total, s) => total + pick(s), 0);
+  return {
+    wallMs: sum((s) => s.wallMs),
+    peakRssBytes: Math.max(...slices.map((s) => s.peakRssBytes)),
+    clientCpuMs: sum((s) => s.clientCpuMs),
+    serverCpuMs: sum((s) => s.serverCpuMs),
+    s3CpuMs: sum((s) => s.s3CpuMs),
+    failures: slices.flatMap((s) => s.failures),
+  };
 }
 
 /** `subject` names the measured side in failures: chute, or the reference measured in its place. */

@@ -25,6 +25,19 @@ interface SpecCommon {
   storedBytes: number;
   cleanRows: number;
   badLines: readonly number[];
+  /**
+   * The files cut into slices that the two sides take turns on, a run summing its slices (see `alternate`); each
+   * side's part of a slice is checked on its own. Undefined: a run is the whole work at once.
+   */
+  slices?: readonly FileSlice[];
+}
+
+/** Part of a many-file scenario: its events, the ceiling's files and the object keys, and the rows they hold. */
+export interface FileSlice {
+  readonly events: S3Event[];
+  readonly ceilingFiles: string[];
+  readonly keys: string[];
+  readonly rows: number;
 }
 
 /**
@@ -68,14 +81,19 @@ export async function runThroughput(
   let rejectsFound = spec.badLines.length;
   const chuteOn =
     (route: { prefix: string; format: 'csv' | 'ndjson' }): Side =>
-    async (loaded) => {
+    async (loaded, slice) => {
+      const part = spec.slices?.[slice];
       const run = await runChute(env, {
-        events: spec.events,
+        events: part?.events ?? spec.events,
         config: { routes: [benchRoute(route.prefix, spec.table, route.format)] },
         timeoutMs: options.runTimeoutMs,
       });
       loaded();
-      const verdict = await verifyChute(env, run, expected);
+      const verdict = await verifyChute(
+        env,
+        run,
+        part === undefined ? expected : { ...expected, files: part.events.length, cleanRows: part.rows },
+      );
       rejectsFound = Math.min(rejectsFound, verdict.rejectsFound);
       return {
         wallMs: run.wallMs,
@@ -93,17 +111,19 @@ export async function runThroughput(
       budgetMs: options.scenarioBudgetMs,
       label: spec.id,
       subject: subjectName,
+      ...(spec.slices === undefined ? {} : { slices: spec.slices.length }),
       prepare: async () => {
         await resetTables(env, spec.table, TABLE_COLUMNS, ctx.log);
         // Let the server finish dropping the previous table's parts before the clock starts.
         await sleep(300);
       },
       chute: subject,
-      ceiling: async (loaded) => {
+      ceiling: async (loaded, slice) => {
+        const part = spec.slices?.[slice];
         const run = await runCeiling({
           clickhouseUrl: env.clickhouse.url,
           query: `INSERT INTO ${spec.table} FORMAT ${spec.ceiling.format}`,
-          files: spec.ceiling.files,
+          files: part?.ceilingFiles ?? spec.ceiling.files,
           timeoutMs: options.runTimeoutMs,
         });
         loaded();
@@ -111,7 +131,10 @@ export async function runThroughput(
           wallMs: run.durationMs,
           peakRssBytes: run.peakRssBytes,
           clientCpuMs: run.cpuMs,
-          failures: await verifyCeiling(env, run.errors, { table: spec.table, cleanRows: spec.cleanRows }),
+          failures: await verifyCeiling(env, run.errors, {
+            table: spec.table,
+            cleanRows: part?.rows ?? spec.cleanRows,
+          }),
         };
       },
     },
