@@ -86,7 +86,12 @@ export async function alternate(
       sample = { wallMs: Number.NaN, peakRssBytes: Number.NaN, clientCpuMs: Number.NaN, failures: [message] };
     }
     const spent = cpuDelta(before, after ?? env.cpu());
-    return { ...sample, serverCpuMs: spent.serverMs, s3CpuMs: spent.s3Ms };
+    const slices = options.slices ?? 1;
+    const failures =
+      slices > 1
+        ? sample.failures.map((failure) => `slice ${slice + 1}/${slices}: ${failure}`)
+        : sample.failures;
+    return { ...sample, failures, serverCpuMs: spent.serverMs, s3CpuMs: spent.s3Ms };
   };
   const started = Date.now();
   for (let i = 0; i < options.runs; i++) {
