@@ -13,6 +13,7 @@ import { createGunzip } from 'node:zlib';
 import { Crc64Nvme } from '@aws-sdk/checksums/crc';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { createS3Client } from '../functions/core/adapters/s3-client.ts';
+import { readJsonInput } from './child-io.ts';
 
 interface Input {
   endpoint: string;
@@ -22,9 +23,7 @@ interface Input {
   runs: number;
 }
 
-const chunks: Buffer[] = [];
-for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-const input = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Input;
+const input = await readJsonInput<Input>();
 
 const s3 = createS3Client({ endpoint: input.endpoint });
 const getMs: number[] = [];

@@ -25,3 +25,12 @@ export async function bundle(entry: string, target = 'node20'): Promise<string> 
   });
   return outfile;
 }
+
+/** `bundle(entry)` built on the first call and reused after: a child script that runs many times. */
+export function bundledOnce(entry: string): () => Promise<string> {
+  let bundled: Promise<string> | undefined;
+  return () => {
+    bundled ??= bundle(entry);
+    return bundled;
+  };
+}

@@ -6,9 +6,11 @@
  * Prints one JSON line: { durationMs, peakRssBytes, cpuMs, errors }.
  */
 import { createReadStream, readFileSync, statSync } from 'node:fs';
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import { performance } from 'node:perf_hooks';
+import { pipeline } from 'node:stream/promises';
 import { ownPeakRssBytes } from '../test/fixtures/peak-rss.ts';
+import { rawInsert, readJsonInput } from './child-io.ts';
 
 interface CeilingInput {
   url: string;
@@ -16,9 +18,7 @@ interface CeilingInput {
   files: string[];
 }
 
-const chunks: Buffer[] = [];
-for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-const input = JSON.parse(Buffer.concat(chunks).toString('utf8')) as CeilingInput;
+const input = await readJsonInput<CeilingInput>();
 
 const agent = new Agent({ keepAlive: true, maxSockets: 1 });
 const target = new URL(input.url);
@@ -26,31 +26,16 @@ target.searchParams.set('query', input.query);
 
 function post(file: string): Promise<void> {
   const size = statSync(file).size;
-  return new Promise((resolve, reject) => {
-    const req = request(
-      target,
-      { method: 'POST', agent, headers: { 'Content-Length': String(size) } },
-      (response) => {
-        const body: Buffer[] = [];
-        response.on('data', (data: Buffer) => body.push(data));
-        response.on('error', reject);
-        response.on('end', () => {
-          if (response.statusCode === 200) resolve();
-          else
-            reject(
-              new Error(`HTTP ${response.statusCode}: ${Buffer.concat(body).toString('utf8').slice(0, 500)}`),
-            );
-        });
-      },
-    );
-    req.on('error', reject);
+  return rawInsert(
+    target,
+    agent,
     // Small files in one write; big ones streamed from the page cache in 1 MiB reads.
-    if (size <= 1024 * 1024) req.end(readFileSync(file));
-    else
-      createReadStream(file, { highWaterMark: 1024 * 1024 })
-        .on('error', reject)
-        .pipe(req);
-  });
+    (insert) =>
+      size <= 1024 * 1024
+        ? void insert.end(readFileSync(file))
+        : pipeline(createReadStream(file, { highWaterMark: 1024 * 1024 }), insert),
+    { 'Content-Length': String(size) },
+  );
 }
 
 let peak = process.memoryUsage().rss;

@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { bundle } from './bundle.ts';
+import { bundledOnce } from './bundle.ts';
 import { runNodeJson } from './node-child.ts';
 
 export interface CeilingRun {
@@ -9,8 +9,7 @@ export interface CeilingRun {
   errors: string[];
 }
 
-const CLIENT = fileURLToPath(new URL('./ceiling-client.ts', import.meta.url));
-let bundled: Promise<string> | undefined;
+const client = bundledOnce(fileURLToPath(new URL('./ceiling-client.ts', import.meta.url)));
 
 /** POSTs the files raw into ClickHouse from a fresh process of its own, as chute's handler runs in its own. */
 export async function runCeiling(options: {
@@ -19,8 +18,7 @@ export async function runCeiling(options: {
   files: string[];
   timeoutMs: number;
 }): Promise<CeilingRun> {
-  bundled ??= bundle(CLIENT);
-  const script = await bundled;
+  const script = await client();
   return runNodeJson<CeilingRun>({
     what: 'ceiling process',
     args: [script],

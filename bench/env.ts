@@ -28,6 +28,19 @@ export interface CpuSnapshot {
 
 export const BUCKET = 'bench';
 
+/**
+ * The whole environment of a child process that reads the local S3 server with chute's S3 client: s3rver's
+ * credentials, a region, and PATH; nothing else of the bench's.
+ */
+export function s3ClientEnv(): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH ?? '',
+    AWS_ACCESS_KEY_ID: 'S3RVER',
+    AWS_SECRET_ACCESS_KEY: 'S3RVER',
+    AWS_REGION: 'us-east-1',
+  };
+}
+
 export async function startBenchEnv(log: (line: string) => void): Promise<BenchEnv> {
   const tmp = await mkdtemp(join(tmpdir(), 'chute-bench-'));
   log('starting clickhouse-server and s3rver');

@@ -7,13 +7,14 @@
  * Reads { endpoint, bucket, keys, url, query } as JSON on stdin; prints { durationMs, peakRssBytes, cpuMs,
  * errors }.
  */
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { createS3Client } from '../functions/core/adapters/s3-client.ts';
 import { ownPeakRssBytes } from '../test/fixtures/peak-rss.ts';
+import { rawInsert, readJsonInput } from './child-io.ts';
 
 interface PipeInput {
   endpoint: string;
@@ -23,9 +24,7 @@ interface PipeInput {
   query: string;
 }
 
-const chunks: Buffer[] = [];
-for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-const input = JSON.parse(Buffer.concat(chunks).toString('utf8')) as PipeInput;
+const input = await readJsonInput<PipeInput>();
 
 const s3 = createS3Client({ endpoint: input.endpoint });
 const agent = new Agent({ keepAlive: true, maxSockets: 1 });
@@ -34,23 +33,7 @@ target.searchParams.set('query', input.query);
 
 async function pipeObject(key: string): Promise<void> {
   const object = await s3.send(new GetObjectCommand({ Bucket: input.bucket, Key: key }));
-  const insert = request(target, { method: 'POST', agent });
-  const answered = new Promise<void>((resolve, reject) => {
-    insert.on('error', reject);
-    insert.on('response', (response) => {
-      const body: Buffer[] = [];
-      response.on('data', (data: Buffer) => body.push(data));
-      response.on('error', reject);
-      response.on('end', () => {
-        if (response.statusCode === 200) resolve();
-        else
-          reject(
-            new Error(`HTTP ${response.statusCode}: ${Buffer.concat(body).toString('utf8').slice(0, 500)}`),
-          );
-      });
-    });
-  });
-  await Promise.all([pipeline(object.Body as Readable, insert), answered]);
+  await rawInsert(target, agent, (insert) => pipeline(object.Body as Readable, insert));
 }
 
 const errors: string[] = [];

@@ -1,10 +1,10 @@
 import { fileURLToPath } from 'node:url';
-import { bundle } from './bundle.ts';
+import { bundledOnce } from './bundle.ts';
 import type { CeilingRun } from './ceiling.ts';
+import { s3ClientEnv } from './env.ts';
 import { runNodeJson } from './node-child.ts';
 
-const CLIENT = fileURLToPath(new URL('./pipe-client.ts', import.meta.url));
-let bundled: Promise<string> | undefined;
+const client = bundledOnce(fileURLToPath(new URL('./pipe-client.ts', import.meta.url)));
 
 /** Each object piped from S3 into one insert by a loader with nothing in it (`pipe-client.ts`), in a fresh process. */
 export async function runPipe(options: {
@@ -15,17 +15,11 @@ export async function runPipe(options: {
   query: string;
   timeoutMs: number;
 }): Promise<CeilingRun> {
-  bundled ??= bundle(CLIENT);
-  const script = await bundled;
+  const script = await client();
   return runNodeJson<CeilingRun>({
     what: 'pipe process',
     args: [script],
-    env: {
-      PATH: process.env.PATH ?? '',
-      AWS_ACCESS_KEY_ID: 'S3RVER',
-      AWS_SECRET_ACCESS_KEY: 'S3RVER',
-      AWS_REGION: 'us-east-1',
-    },
+    env: s3ClientEnv(),
     input: {
       endpoint: options.s3Endpoint,
       bucket: options.bucket,

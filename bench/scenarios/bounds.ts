@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bundle } from '../bundle.ts';
 import type { Context } from '../context.ts';
+import { s3ClientEnv } from '../env.ts';
 import { runNodeJson } from '../node-child.ts';
 import { MB, type Stat, stat } from '../stats.ts';
 
@@ -60,12 +61,7 @@ export async function bounds(ctx: Context): Promise<BoundsResult> {
   }>({
     what: 'bounds process',
     args: [script],
-    env: {
-      PATH: process.env.PATH ?? '',
-      AWS_ACCESS_KEY_ID: 'S3RVER',
-      AWS_SECRET_ACCESS_KEY: 'S3RVER',
-      AWS_REGION: 'us-east-1',
-    },
+    env: s3ClientEnv(),
     input,
   });
   return {

@@ -1,4 +1,5 @@
-import type { Context, SmallFiles } from '../context.ts';
+import type { Context, InS3, SmallFiles } from '../context.ts';
+import type { GeneratedFile } from '../data.ts';
 import type { Side } from '../paired.ts';
 import { runPipe } from '../pipe.ts';
 import { verifyCeiling } from '../verify.ts';
@@ -184,34 +185,33 @@ async function pipeScenario(
   });
 }
 
-export async function pipeCsv(ctx: Context): Promise<ThroughputResult> {
-  const data = await ctx.data.cleanCsv();
-  return pipeScenario(ctx, 'clean', {
-    title: 'no loader: the clean CSV object piped from S3 into one insert (a bound, not chute)',
+/** The no-loader bound of a one-object scenario: that object, piped into one insert in the ceiling's format. */
+function pipeObject(
+  ctx: Context,
+  of: 'clean' | 'ndjson',
+  data: InS3<GeneratedFile>,
+  title: string,
+  format: 'CSVWithNames' | 'JSONEachRow',
+): Promise<ThroughputResult> {
+  return pipeScenario(ctx, of, {
+    title: `no loader: ${title} piped from S3 into one insert (a bound, not chute)`,
     basis: 'MB/s',
-    table: 'bench_pipe_clean',
+    table: `bench_pipe_${of}`,
     keys: [data.key],
     events: [data.event],
-    ceiling: { files: [data.file.path], format: 'CSVWithNames' },
+    ceiling: { files: [data.file.path], format },
     work: { bytes: data.file.bytes, rows: data.file.rows, files: 1 },
     storedBytes: data.file.bytes,
     cleanRows: data.file.rows,
   });
 }
 
+export async function pipeCsv(ctx: Context): Promise<ThroughputResult> {
+  return pipeObject(ctx, 'clean', await ctx.data.cleanCsv(), 'the clean CSV object', 'CSVWithNames');
+}
+
 export async function pipeNdjson(ctx: Context): Promise<ThroughputResult> {
-  const data = await ctx.data.ndjson();
-  return pipeScenario(ctx, 'ndjson', {
-    title: 'no loader: the NDJSON object piped from S3 into one insert (a bound, not chute)',
-    basis: 'MB/s',
-    table: 'bench_pipe_ndjson',
-    keys: [data.key],
-    events: [data.event],
-    ceiling: { files: [data.file.path], format: 'JSONEachRow' },
-    work: { bytes: data.file.bytes, rows: data.file.rows, files: 1 },
-    storedBytes: data.file.bytes,
-    cleanRows: data.file.rows,
-  });
+  return pipeObject(ctx, 'ndjson', await ctx.data.ndjson(), 'the NDJSON object', 'JSONEachRow');
 }
 
 export async function pipeSmallFiles(ctx: Context): Promise<ThroughputResult> {
