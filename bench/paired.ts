@@ -72,6 +72,7 @@ export async function alternate(
   log: (line: string) => void,
 ): Promise<{ chute: Sample[]; ceiling: Sample[] }> {
   const samples = { chute: [] as Sample[], ceiling: [] as Sample[] };
+  const slices = options.slices ?? 1;
   const measure = async (side: 'chute' | 'ceiling', slice: number): Promise<Sample> => {
     await options.prepare();
     const before = env.cpu();
@@ -86,7 +87,6 @@ export async function alternate(
       sample = { wallMs: Number.NaN, peakRssBytes: Number.NaN, clientCpuMs: Number.NaN, failures: [message] };
     }
     const spent = cpuDelta(before, after ?? env.cpu());
-    const slices = options.slices ?? 1;
     const failures =
       slices > 1
         ? sample.failures.map((failure) => `slice ${slice + 1}/${slices}: ${failure}`)
@@ -102,7 +102,6 @@ export async function alternate(
       );
       break;
     }
-    const slices = options.slices ?? 1;
     const runs = { chute: [] as Sample[], ceiling: [] as Sample[] };
     for (let slice = 0; slice < slices; slice++) {
       const order: ('chute' | 'ceiling')[] =
