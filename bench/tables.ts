@@ -1,8 +1,10 @@
+import { ledgerTables } from '../functions/core/clickhouse/ledger-layout.ts';
+import { parseTableName, quoteTable } from '../functions/core/clickhouse/sql.ts';
 import { LedgerSchema } from '../functions/core/config/schema.ts';
 import type { BenchEnv } from './env.ts';
 
 /** chute's load history (default name): it remembers loaded object versions, so each run must start without it. */
-const LEDGER = LedgerSchema.parse({}).table;
+const LEDGER_LOG = quoteTable(ledgerTables(parseTableName(LedgerSchema.parse({}).table, 'default')).log);
 
 let dedupSetting: Promise<boolean> | undefined;
 
@@ -27,8 +29,8 @@ export async function resetTables(
   // A slow drop is the server still merging the many small parts the previous run left: worth knowing.
   if (dropMs > 2000) log?.(`  dropping ${table} took ${(dropMs / 1000).toFixed(1)} s`);
   await env.sql(`CREATE TABLE ${table} ${columns} ENGINE = MergeTree ORDER BY id${settings}`);
-  await env.sql(`TRUNCATE TABLE IF EXISTS ${LEDGER}`);
-  await env.sql(`TRUNCATE TABLE IF EXISTS ${LEDGER}_chunks`);
+  // The history and its chunks are views over one table.
+  await env.sql(`TRUNCATE TABLE IF EXISTS ${LEDGER_LOG}`);
 }
 
 export async function tableCount(env: BenchEnv, table: string): Promise<number> {

@@ -16,6 +16,7 @@ export type ChuteErrorCode =
   | 'DEDUP_NOT_ENABLED'
   | 'CHUNKING_CHANGED'
   | 'TIMEOUT_HEADROOM'
+  | 'LEDGER_LAYOUT'
   | 'USAGE';
 
 export class ChuteError extends Error {

@@ -102,14 +102,13 @@ describe('the framing of an insert', () => {
     });
     const inserts = seen.filter((request) => request.query.startsWith('INSERT INTO'));
     expect(inserts.map((request) => request.query)).toEqual([
-      'INSERT INTO `db`.`history_chunks` FORMAT JSONEachRow',
-      'INSERT INTO `db`.`history` FORMAT JSONEachRow',
+      'INSERT INTO `db`.`history_log` FORMAT JSONEachRow',
+      'INSERT INTO `db`.`history_log` FORMAT JSONEachRow',
     ]);
     for (const request of inserts) expectChunked(request);
-    expect(JSON.parse(inserts[0]?.body ?? '{}')).toMatchObject({
-      key: 'in/x.csv',
-      chunk: 0,
-      rows_inserted: 2,
-    });
+    const rows = inserts.map((request) => JSON.parse(request.body) as { key: string; record: string });
+    expect(rows[0]?.key).toBe('in/x.csv');
+    expect(JSON.parse(rows[0]?.record ?? '{}')).toMatchObject({ kind: 'chunk', chunk: 0, rows_inserted: 2 });
+    expect(JSON.parse(rows[1]?.record ?? '{}')).toMatchObject({ kind: 'attempt', status: 'loaded' });
   });
 });

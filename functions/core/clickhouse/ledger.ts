@@ -1,64 +1,53 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { CommittedChunk, Ledger, LedgerEntry, PriorAttempts, VersionKey } from '../ports/ledger.ts';
 import type { RejectedRow } from '../ports/object-store.ts';
-import { quoteIdentifier, quoteString, quoteTable, type TableRef } from './sql.ts';
+import { type LedgerTables, type LegacyTables, ledgerTables, prepareLedger } from './ledger-layout.ts';
+import { quoteString, quoteTable, type TableRef } from './sql.ts';
 
 /** Settings for the ledger's own small inserts: synchronous, so a recorded chunk is a committed record. */
 const LEDGER_INSERT_SETTINGS = { async_insert: 0 } as const;
 
 /**
- * The load history in two MergeTree tables, created on first use: `<name>` (one row per attempt, what users
- * query) and `<name>_chunks` (one row per committed chunk, what a retry resumes from). No TTL: a history that
- * forgets is how other loaders end up loading a file twice.
+ * The load history (layout and views: `ledger-layout.ts`), made on first use. No TTL: a history that forgets is
+ * how other loaders end up loading a file twice.
  */
 export class ClickHouseLedger implements Ledger {
   readonly #client: ClickHouseClient;
-  readonly #history: TableRef;
-  readonly #chunks: TableRef;
+  readonly #tables: LedgerTables;
   readonly #asyncInsertSetting: () => Promise<boolean>;
-  #ready: Promise<void> | undefined;
+  #ready: Promise<LegacyTables> | undefined;
 
   constructor(client: ClickHouseClient, table: TableRef, asyncInsertSetting: () => Promise<boolean>) {
     this.#client = client;
-    this.#history = table;
-    this.#chunks = { database: table.database, table: `${table.table}_chunks` };
+    this.#tables = ledgerTables(table);
     this.#asyncInsertSetting = asyncInsertSetting;
   }
 
   get historyTable(): TableRef {
-    return this.#history;
+    return this.#tables.history;
   }
 
   async prior(version: VersionKey): Promise<PriorAttempts> {
-    await this.#ensure();
-    const rows = await this.#rows<{
-      kind: string;
-      status: string;
-      chunk: number;
-      rows_inserted: string;
-      rejects: string;
-      cut: string;
-    }>(
-      `SELECT 'attempt' AS kind, status, toUInt32(0) AS chunk, toUInt64(0) AS rows_inserted, '' AS rejects,
-              '' AS cut
-         FROM ${quoteTable(this.#history)} WHERE ${where(version)}
-       UNION ALL
-       SELECT 'chunk' AS kind, '' AS status, chunk, rows_inserted, rejects, cut
-         FROM ${quoteTable(this.#chunks)} WHERE ${where(version)}`,
-    );
+    const legacy = await this.#ensure();
+    const [records, old] = await Promise.all([
+      this.#rows<{ record: string }>(
+        `SELECT record FROM ${quoteTable(this.#tables.log)} WHERE ${where(version)}`,
+      ),
+      legacy.history === undefined && legacy.chunks === undefined ? [] : this.#legacyRecords(legacy, version),
+    ]);
     let attempts = 0;
     let loaded = false;
     const committed = new Map<number, CommittedChunk>();
-    for (const row of rows) {
-      if (row.kind === 'attempt') {
+    for (const record of [...records.map((row) => JSON.parse(row.record) as LogRecord), ...old]) {
+      if (record.kind === 'attempt') {
         attempts++;
-        loaded ||= row.status === 'loaded';
+        loaded ||= record.status === 'loaded';
       } else {
-        committed.set(Number(row.chunk), {
-          chunk: Number(row.chunk),
-          rowsInserted: Number(row.rows_inserted),
-          rejected: row.rejects === '' ? [] : (JSON.parse(row.rejects) as RejectedRow[]),
-          cut: row.cut,
+        committed.set(record.chunk, {
+          chunk: record.chunk,
+          rowsInserted: record.rows_inserted,
+          rejected: record.rejects === '' ? [] : (JSON.parse(record.rejects) as RejectedRow[]),
+          cut: record.cut,
         });
       }
     }
@@ -67,25 +56,23 @@ export class ClickHouseLedger implements Ledger {
 
   async recordChunk(version: VersionKey, chunk: CommittedChunk): Promise<void> {
     await this.#ensure();
-    await this.#insert(this.#chunks, {
-      bucket: version.bucket,
-      key: version.key,
-      version: version.version,
+    // The rejects go in as a string of JSON, not nested: the view reads them with visitParamExtractString
+    // (visitParamExtractRaw misreads a nested string that ends in a backslash, on 18.16 and on 26.x alike).
+    await this.#insert(version, {
+      kind: 'chunk',
       chunk: chunk.chunk,
       rows_inserted: chunk.rowsInserted,
       rows_rejected: chunk.rejected.length,
-      rejects: chunk.rejected.length === 0 ? '' : JSON.stringify(chunk.rejected),
       committed: dateTime(new Date()),
       cut: chunk.cut,
+      rejects: chunk.rejected.length === 0 ? '' : JSON.stringify(chunk.rejected),
     });
   }
 
   async record(entry: LedgerEntry): Promise<void> {
     await this.#ensure();
-    await this.#insert(this.#history, {
-      bucket: entry.bucket,
-      key: entry.key,
-      version: entry.version,
+    await this.#insert(entry, {
+      kind: 'attempt',
       size: entry.size,
       route: entry.route,
       table: entry.table,
@@ -101,66 +88,54 @@ export class ClickHouseLedger implements Ledger {
     });
   }
 
-  #ensure(): Promise<void> {
-    this.#ready ??= this.#create().catch((error: unknown) => {
+  #ensure(): Promise<LegacyTables> {
+    this.#ready ??= prepareLedger(this.#client, this.#tables).catch((error: unknown) => {
       this.#ready = undefined;
       throw error;
     });
     return this.#ready;
   }
 
-  async #create(): Promise<void> {
-    await this.#client.command({
-      query: `CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(this.#history.database)}`,
-    });
-    // The two tables are independent: created side by side, one round trip fewer on every cold container.
-    await Promise.all([this.#createHistory(), this.#createChunks()]);
+  /** Rows of the old layout's tables for one version, as records. */
+  async #legacyRecords(legacy: LegacyTables, version: VersionKey): Promise<LogRecord[]> {
+    const [attempts, chunks] = await Promise.all([
+      legacy.history === undefined
+        ? []
+        : this.#rows<{ status: string }>(
+            `SELECT status FROM ${quoteTable(legacy.history)} WHERE ${where(version)}`,
+          ),
+      legacy.chunks === undefined
+        ? []
+        : this.#rows<{ chunk: number; rows_inserted: string; rejects: string; cut: string }>(
+            `SELECT chunk, rows_inserted, rejects, ${legacy.chunks.hasCut ? 'cut' : "'' AS cut"}
+               FROM ${quoteTable(legacy.chunks.table)} WHERE ${where(version)}`,
+          ),
+    ]);
+    return [
+      ...attempts.map((row): LogRecord => ({ kind: 'attempt', status: row.status })),
+      ...chunks.map(
+        (row): LogRecord => ({
+          kind: 'chunk',
+          chunk: Number(row.chunk),
+          rows_inserted: Number(row.rows_inserted),
+          cut: row.cut,
+          rejects: row.rejects,
+        }),
+      ),
+    ];
   }
 
-  async #createHistory(): Promise<void> {
-    await this.#client.command({
-      query: `CREATE TABLE IF NOT EXISTS ${quoteTable(this.#history)} (
-        bucket String, key String, version String, size UInt64, route String, table String,
-        status String, rows_inserted UInt64, rows_rejected UInt64, rejects_location String,
-        attempt UInt32, started DateTime('UTC'), finished DateTime('UTC'), error String, delivery String
-      ) ENGINE = MergeTree ORDER BY (bucket, key, version, started)`,
-    });
-  }
-
-  async #createChunks(): Promise<void> {
-    await this.#client.command({
-      query: `CREATE TABLE IF NOT EXISTS ${quoteTable(this.#chunks)} (
-        bucket String, key String, version String, chunk UInt32, rows_inserted UInt64, rows_rejected UInt64,
-        rejects String, committed DateTime('UTC'), cut String
-      ) ENGINE = MergeTree ORDER BY (bucket, key, version, chunk)`,
-    });
-    await this.#addCutColumn();
-  }
-
-  /**
-   * Tables made before chute recorded how an object was cut lack the `cut` column: added here, once. (18.16
-   * has no ADD COLUMN IF NOT EXISTS, so the column list is read first, and a concurrent container that added
-   * it in between is not an error.)
-   */
-  async #addCutColumn(): Promise<void> {
-    const hasCut = async () =>
-      (
-        await this.#rows<{ name: string }>(
-          `SELECT name FROM system.columns WHERE database = ${quoteString(this.#chunks.database)} AND table = ${quoteString(this.#chunks.table)} AND name = 'cut'`,
-        )
-      ).length > 0;
-    if (await hasCut()) return;
-    try {
-      await this.#client.command({ query: `ALTER TABLE ${quoteTable(this.#chunks)} ADD COLUMN cut String` });
-    } catch (error) {
-      if (!(await hasCut())) throw error;
-    }
-  }
-
-  async #insert(table: TableRef, row: Record<string, unknown>): Promise<void> {
+  async #insert(version: VersionKey, record: LogRecord & Record<string, unknown>): Promise<void> {
     await this.#client.insert({
-      table: quoteTable(table),
-      values: [row],
+      table: quoteTable(this.#tables.log),
+      values: [
+        {
+          bucket: version.bucket,
+          key: version.key,
+          version: version.version,
+          record: JSON.stringify(record),
+        },
+      ],
       format: 'JSONEachRow',
       clickhouse_settings: (await this.#asyncInsertSetting()) ? LEDGER_INSERT_SETTINGS : {},
     });
@@ -171,6 +146,11 @@ export class ClickHouseLedger implements Ledger {
     return result.json<T>();
   }
 }
+
+/** What a history query needs of a `_log` record; the rest is for people (through the views). */
+type LogRecord =
+  | { kind: 'attempt'; status: string }
+  | { kind: 'chunk'; chunk: number; rows_inserted: number; cut: string; rejects: string };
 
 function where(version: VersionKey): string {
   return `bucket = ${quoteString(version.bucket)} AND key = ${quoteString(version.key)} AND version = ${quoteString(version.version)}`;

@@ -149,7 +149,7 @@ export const ChunkingSchema = z
 
 export const LedgerSchema = z
   .object({
-    /** The load-history table, `table` or `database.table`; `<table>_chunks` sits beside it. Default `chute_load_history`. */
+    /** The load history's name, `table` or `database.table`: rows go to `<table>_log`, read through the views `<table>` and `<table>_chunks`. Default `chute_load_history`. */
     table: TableNameSchema.default('chute_load_history'),
   })
   .strict();

@@ -41,6 +41,6 @@ export function checkSameCut(
   const chunks = [...committed.keys()].sort((a, b) => a - b);
   throw new ChuteError(
     'CHUNKING_CHANGED',
-    `${where}: an earlier attempt committed chunk(s) ${chunks.join(', ')} cut by other rules (then: ${other.cut}; now: ${cut}), so a retry cannot tell which rows they hold. Restore the earlier chunking settings (or chute version) for this retry; or, accepting that those rows load twice, delete the object version's rows from the load history's _chunks table and retry`,
+    `${where}: an earlier attempt committed chunk(s) ${chunks.join(', ')} cut by other rules (then: ${other.cut}; now: ${cut}), so a retry cannot tell which rows they hold. Restore the earlier chunking settings (or chute version) for this retry; or, accepting that those rows load twice, delete the object version's chunk records from the load history (the ALTER ... DELETE in the README's "The load history") and retry`,
   );
 }

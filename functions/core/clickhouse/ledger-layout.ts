@@ -1,0 +1,161 @@
+import type { ClickHouseClient } from '@clickhouse/client';
+import { ChuteError, describeError } from '../errors.ts';
+import { quoteIdentifier, quoteString, quoteTable, type TableRef } from './sql.ts';
+
+/**
+ * Where the load history lives, and how it is made on first use.
+ *
+ * Storage is one narrow MergeTree table, `<name>_log`: the object version as three key columns and everything
+ * else as one JSON `record`, one row per attempt (`"kind":"attempt"`) and one per committed chunk
+ * (`"kind":"chunk"`). Users query two views over it that have the columns they expect: `<name>` (attempts) and
+ * `<name>_chunks` (chunks).
+ *
+ * Why narrow: the ledger writes one-row inserts (one per file, one per chunk but the last), and on servers that
+ * give every column of a part files of its own (all parts before 20.3; large parts since) such an insert costs
+ * ClickHouse time per column. On the 18.16 bench server, interleaved one-row inserts cost 40-51 ms of server CPU
+ * each into the 15-column history table chute had before, 20-22 ms into four columns, and 26-30 ms into the
+ * bench's 6-column data table: the history row cost more than the small file it recorded.
+ */
+export interface LedgerTables {
+  /** Where rows are written and read: `<name>_log`. */
+  readonly log: TableRef;
+  /** Attempts view: `<name>`. */
+  readonly history: TableRef;
+  /** Committed-chunks view: `<name>_chunks`. */
+  readonly chunks: TableRef;
+}
+
+/** Tables a chute before the `_log` layout wrote, renamed aside on upgrade and still read. */
+export interface LegacyTables {
+  readonly history?: TableRef | undefined;
+  readonly chunks?: { readonly table: TableRef; readonly hasCut: boolean } | undefined;
+}
+
+export function ledgerTables(name: TableRef): LedgerTables {
+  return {
+    log: { database: name.database, table: `${name.table}_log` },
+    history: name,
+    chunks: { database: name.database, table: `${name.table}_chunks` },
+  };
+}
+
+/** The name an old-layout table is renamed to: `chute_load_history` → `chute_load_history_v1`. */
+function retiredName(table: TableRef): TableRef {
+  return { database: table.database, table: `${table.table}_v1` };
+}
+
+/**
+ * Creates the storage table and the two views, and retires an old layout: a `<name>` or `<name>_chunks` that
+ * is a table (made by an earlier chute) is renamed to `<name>_v1` / `<name>_chunks_v1`, kept, and read from
+ * then on (by the views and by the history query), so nothing loaded before the upgrade is loaded again.
+ * Containers starting together may race: only one rename succeeds, and every container then sees the same
+ * tables and creates the same views.
+ */
+export async function prepareLedger(client: ClickHouseClient, tables: LedgerTables): Promise<LegacyTables> {
+  await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(tables.log.database)}` });
+  await client.command({
+    query: `CREATE TABLE IF NOT EXISTS ${quoteTable(tables.log)} (
+      bucket String, key String, version String, record String
+    ) ENGINE = MergeTree ORDER BY (bucket, key, version)`,
+  });
+  const legacy = await retireOldLayout(client, tables);
+  await Promise.all([
+    createView(client, tables.history, attemptsSelect(tables.log, legacy.history)),
+    createView(client, tables.chunks, chunksSelect(tables.log, legacy.chunks)),
+  ]);
+  return legacy;
+}
+
+async function retireOldLayout(client: ClickHouseClient, tables: LedgerTables): Promise<LegacyTables> {
+  const current = [tables.history, tables.chunks];
+  const seen = await engines(client, tables);
+  const old = current.filter((table) => {
+    const engine = seen.get(table.table);
+    return engine !== undefined && engine !== 'View';
+  });
+  for (const table of old) {
+    try {
+      await client.command({
+        query: `RENAME TABLE ${quoteTable(table)} TO ${quoteTable(retiredName(table))}`,
+      });
+    } catch (error) {
+      // Another container renamed it first: fine, as long as it is gone now.
+      const engine = (await engines(client, tables)).get(table.table);
+      if (engine !== undefined && engine !== 'View') {
+        throw new ChuteError(
+          'LEDGER_LAYOUT',
+          `the load history ${quoteTable(table)} is a table of the layout chute used before 0.2 and could not be renamed to ${quoteTable(retiredName(table))} (${describeError(error)}). Rename it yourself (or merge its rows into the _v1 table if that exists), then retry`,
+          { cause: error },
+        );
+      }
+    }
+  }
+  const after = await engines(client, tables);
+  const history = retiredName(tables.history);
+  const chunks = retiredName(tables.chunks);
+  return {
+    history: after.has(history.table) ? history : undefined,
+    chunks: after.has(chunks.table)
+      ? { table: chunks, hasCut: await hasColumn(client, chunks, 'cut') }
+      : undefined,
+  };
+}
+
+/** The engine of every ledger table and view in the database, by name. */
+async function engines(client: ClickHouseClient, tables: LedgerTables): Promise<Map<string, string>> {
+  const names = [tables.history, tables.chunks, retiredName(tables.history), retiredName(tables.chunks)];
+  const result = await client.query({
+    query: `SELECT name, engine FROM system.tables WHERE database = ${quoteString(tables.log.database)}
+              AND name IN (${names.map((table) => quoteString(table.table)).join(', ')})`,
+    format: 'JSONEachRow',
+  });
+  const rows = await result.json<{ name: string; engine: string }>();
+  return new Map(rows.map((row) => [row.name, row.engine]));
+}
+
+async function hasColumn(client: ClickHouseClient, table: TableRef, column: string): Promise<boolean> {
+  const result = await client.query({
+    query: `SELECT name FROM system.columns WHERE database = ${quoteString(table.database)}
+              AND table = ${quoteString(table.table)} AND name = ${quoteString(column)}`,
+    format: 'JSONEachRow',
+  });
+  return (await result.json()).length > 0;
+}
+
+async function createView(client: ClickHouseClient, view: TableRef, select: string): Promise<void> {
+  await client.command({ query: `CREATE VIEW IF NOT EXISTS ${quoteTable(view)} AS ${select}` });
+}
+
+// visitParamExtract* finds the first `"name":` in the record. Records are flat (the chunk's rejects are a string
+// of JSON) and quotes inside string values are escaped, so the first match is the key itself. The functions
+// exist on every server from 18.16 to today.
+const text = (name: string) => `visitParamExtractString(record, ${quoteString(name)})`;
+const count = (name: string) => `visitParamExtractUInt(record, ${quoteString(name)})`;
+const time = (name: string) => `toDateTime(${text(name)}, 'UTC')`;
+
+/** The attempts view's columns: the same names and types as the history table of the old layout. */
+function attemptsSelect(log: TableRef, legacy: TableRef | undefined): string {
+  const fromLog = `SELECT bucket, key, version, ${count('size')} AS size, ${text('route')} AS route,
+      ${text('table')} AS ${quoteIdentifier('table')}, ${text('status')} AS status,
+      ${count('rows_inserted')} AS rows_inserted, ${count('rows_rejected')} AS rows_rejected,
+      ${text('rejects_location')} AS rejects_location, toUInt32(${count('attempt')}) AS attempt,
+      ${time('started')} AS started, ${time('finished')} AS finished, ${text('error')} AS error,
+      ${text('delivery')} AS delivery
+    FROM ${quoteTable(log)} WHERE ${text('kind')} = 'attempt'`;
+  if (legacy === undefined) return fromLog;
+  return `${fromLog} UNION ALL SELECT bucket, key, version, size, route, ${quoteIdentifier('table')}, status,
+      rows_inserted, rows_rejected, rejects_location, attempt, started, finished, error, delivery
+    FROM ${quoteTable(legacy)}`;
+}
+
+/** The chunks view's columns: those of the old layout's `_chunks` table (rejects as a JSON array, or ''). */
+function chunksSelect(log: TableRef, legacy: LegacyTables['chunks']): string {
+  const fromLog = `SELECT bucket, key, version, toUInt32(${count('chunk')}) AS chunk,
+      ${count('rows_inserted')} AS rows_inserted, ${count('rows_rejected')} AS rows_rejected,
+      ${text('rejects')} AS rejects, ${time('committed')} AS committed, ${text('cut')} AS cut
+    FROM ${quoteTable(log)} WHERE ${text('kind')} = 'chunk'`;
+  if (legacy === undefined) return fromLog;
+  return `${fromLog} UNION ALL SELECT bucket, key, version, chunk, rows_inserted, rows_rejected, rejects,
+      committed, ${legacy.hasCut ? 'cut' : "'' AS cut"}
+    FROM ${quoteTable(legacy.table)}`;
+}
