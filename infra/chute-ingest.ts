@@ -75,8 +75,10 @@ export interface ChuteIngestProps {
    */
   readonly chunking?: z.input<typeof ChunkingSchema>;
   /**
-   * The load-history table in ClickHouse (`table` or `database.table`), created by the function on first use.
-   * The function's ClickHouse user needs CREATE TABLE, INSERT and SELECT on it.
+   * The load history in ClickHouse (`table` or `database.table`), created by the function on first use: the
+   * table `<name>_log` and the views `<name>` and `<name>_chunks`. The function's ClickHouse user needs CREATE
+   * TABLE and CREATE VIEW in its database, INSERT on `<name>_log` and SELECT on all three (README, "The load
+   * history", for the one-time upgrade from the older two-table layout).
    * @default 'chute_load_history'
    */
   readonly ledgerTable?: string;

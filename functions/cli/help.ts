@@ -37,7 +37,8 @@ S3 sources:
   AWS credentials come from the usual AWS SDK chain (environment, profile, role).
 
 Exactly once:
-  --ledger <table>          the load-history table (default chute_load_history, created on first use):
+  --ledger <table>          the load history (default chute_load_history, created on first use: the
+                            table <name>_log, read through the views <name> and <name>_chunks):
                             an object version already loaded is skipped, a failed one resumes after
                             the chunks it committed
   --no-ledger               do not read or write the load history

@@ -302,7 +302,8 @@ describe.each(engines)('exactly-once under faults on %s', (_name, { open, tokens
   it('refuses to resume from chunks cut by other chunking settings, and resumes once they are restored', async () => {
     const file = standardFile();
     const { table, key, event } = await setUp(file);
-    // A load history made by a chute that did not record how objects were cut: its _chunks table lacks `cut`.
+    // A load history made by a chute that did not record how objects were cut: its _chunks table lacks `cut`
+    // (moved aside to _chunks_v1 on first use, and read beside the new rows).
     const history = uniqueName('history');
     await engine.client.command({
       query: `CREATE TABLE ${history}_chunks (bucket String, key String, version String, chunk UInt32,

@@ -96,8 +96,8 @@ describe.each(engines)('the load history on %s', (_name, open) => {
     expect(prior.committed.get(0)).toEqual({ chunk: 0, rowsInserted: 5, rejected, cut: 'csv/8MiB' });
   });
 
-  it('keeps reading a history made in the old two-table layout: renamed aside, in the views and in prior()', async () => {
-    const name = uniqueName('history');
+  /** The old layout's two tables, as an earlier chute made them (the oldest `_chunks` had no `cut`). */
+  async function oldLayout(name: string, withCut: boolean): Promise<void> {
     await engine.client.command({
       query: `CREATE TABLE ${name} (
         bucket String, key String, version String, size UInt64, route String, table String,
@@ -105,10 +105,9 @@ describe.each(engines)('the load history on %s', (_name, open) => {
         attempt UInt32, started DateTime('UTC'), finished DateTime('UTC'), error String, delivery String
       ) ENGINE = MergeTree ORDER BY (bucket, key, version, started)`,
     });
-    // The oldest `_chunks` had no `cut` column.
     await engine.client.command({
       query: `CREATE TABLE ${name}_chunks (bucket String, key String, version String, chunk UInt32,
-        rows_inserted UInt64, rows_rejected UInt64, rejects String, committed DateTime('UTC'))
+        rows_inserted UInt64, rows_rejected UInt64, rejects String, committed DateTime('UTC')${withCut ? ', cut String' : ''})
         ENGINE = MergeTree ORDER BY (bucket, key, version, chunk)`,
     });
     await engine.client.insert({
@@ -143,50 +142,122 @@ describe.each(engines)('the load history on %s', (_name, open) => {
           version: 'v0',
           chunk: 0,
           rows_inserted: 4,
-          rows_rejected: 0,
-          rejects: '',
+          rows_rejected: 1,
+          rejects: JSON.stringify([OLD_REJECT]),
           committed: '2026-01-01 00:00:00',
+          ...(withCut ? { cut: 'csv/old' } : {}),
         },
       ],
       format: 'JSONEachRow',
     });
+  }
 
-    // Two containers start at once on the old layout: one renames, both end up with the same views.
-    const [first, second] = [ledgerOn(name), ledgerOn(name)];
-    const [loadedBefore, halfDone] = await Promise.all([
-      first.prior({ bucket: 'b', key: 'old.csv', version: 'v0' }),
-      second.prior({ bucket: 'b', key: 'half.csv', version: 'v0' }),
-    ]);
-    expect(loadedBefore).toMatchObject({ attempts: 1, loaded: true });
-    expect(halfDone.committed.get(0)).toEqual({ chunk: 0, rowsInserted: 4, rejected: [], cut: '' });
+  const OLD_REJECT = { line: 2, row: 1, reason: 'ClickHouse code 27: bad', raw: 'x,\\' };
 
-    const tables = await queryRows<{ name: string; engine: string }>(
-      engine.client,
-      `SELECT name, engine FROM system.tables WHERE database = 'default' AND name LIKE '${name}%' ORDER BY name`,
-    );
-    expect(tables.map((table) => [table.name, table.engine === 'View' ? 'View' : 'table'])).toEqual([
-      [name, 'View'],
-      [`${name}_chunks`, 'View'],
-      [`${name}_chunks_v1`, 'table'],
-      [`${name}_log`, 'table'],
-      [`${name}_v1`, 'table'],
-    ]);
+  const tablesNamed = async (name: string) =>
+    (
+      await queryRows<{ name: string; engine: string }>(
+        engine.client,
+        `SELECT name, engine FROM system.tables WHERE database = 'default' AND name LIKE '${name}%' ORDER BY name`,
+      )
+    ).map((table) => [table.name, table.engine === 'View' ? 'View' : 'table']);
 
-    await first.record(
-      entry({ bucket: 'b', key: 'new.csv', version: 'v9' }, { status: 'loaded', error: '' }),
-    );
-    const history = await queryRows<{ key: string; status: string }>(
-      engine.client,
-      `SELECT key, status FROM ${name} ORDER BY key`,
-    );
-    expect(history).toEqual([
-      { key: 'new.csv', status: 'loaded' },
-      { key: 'old.csv', status: 'loaded' },
-    ]);
-    const chunks = await queryRows<{ key: string; cut: string }>(
-      engine.client,
-      `SELECT key, cut FROM ${name}_chunks`,
-    );
-    expect(chunks).toEqual([{ key: 'half.csv', cut: '' }]);
+  it.each([
+    ['without', false],
+    ['with', true],
+  ])(
+    'keeps reading a history of the old two-table layout (_chunks %s cut): renamed aside, in the views and in prior()',
+    async (_label, withCut) => {
+      const name = uniqueName('history');
+      await oldLayout(name, withCut);
+
+      // Two containers start at once on the old layout: one renames, both end up with the same views.
+      const [first, second] = [ledgerOn(name), ledgerOn(name)];
+      const [loadedBefore, halfDone] = await Promise.all([
+        first.prior({ bucket: 'b', key: 'old.csv', version: 'v0' }),
+        second.prior({ bucket: 'b', key: 'half.csv', version: 'v0' }),
+      ]);
+      expect(loadedBefore).toMatchObject({ attempts: 1, loaded: true });
+      expect(halfDone.committed.get(0)).toEqual({
+        chunk: 0,
+        rowsInserted: 4,
+        rejected: [OLD_REJECT],
+        cut: withCut ? 'csv/old' : '',
+      });
+      expect(await tablesNamed(name)).toEqual([
+        [name, 'View'],
+        [`${name}_chunks`, 'View'],
+        [`${name}_chunks_v1`, 'table'],
+        [`${name}_log`, 'table'],
+        [`${name}_v1`, 'table'],
+      ]);
+
+      // New rows beside old ones, for the same object version: prior() and the views see both.
+      const half = { bucket: 'b', key: 'half.csv', version: 'v0' };
+      await first.recordChunk(half, { chunk: 1, rowsInserted: 6, rejected: [], cut: 'csv/new' });
+      await first.record(entry(half, { status: 'loaded', error: '', attempt: 2 }));
+      const both = await ledgerOn(name).prior(half);
+      expect(both).toMatchObject({ attempts: 1, loaded: true });
+      expect([...both.committed.keys()].sort()).toEqual([0, 1]);
+
+      // Every column through the UNION ALL of the views, old rows and new (types must match on 18.16).
+      const history = await queryRows<Record<string, unknown>>(
+        engine.client,
+        `SELECT * FROM ${name} ORDER BY key`,
+      );
+      expect(
+        history.map((row) => [row.key, row.status, Number(row.size), row.attempt, row.finished]),
+      ).toEqual([
+        ['half.csv', 'loaded', 1234, 2, '2026-11-27 10:00:05'],
+        ['old.csv', 'loaded', 10, 1, '2026-01-01 00:00:01'],
+      ]);
+      const chunks = await queryRows<Record<string, unknown>>(
+        engine.client,
+        `SELECT * FROM ${name}_chunks ORDER BY chunk`,
+      );
+      expect(chunks.map((row) => [row.chunk, Number(row.rows_inserted), row.cut, row.rejects])).toEqual([
+        [0, 4, withCut ? 'csv/old' : '', JSON.stringify([OLD_REJECT])],
+        [1, 6, 'csv/new', ''],
+      ]);
+      expect(chunks[0]?.committed).toBe('2026-01-01 00:00:00');
+    },
+  );
+
+  it('finishes an upgrade cut short between the rename and the views', async () => {
+    const name = uniqueName('history');
+    await oldLayout(name, true);
+    await engine.client.command({ query: `RENAME TABLE ${name} TO ${name}_v1` });
+    await engine.client.command({ query: `RENAME TABLE ${name}_chunks TO ${name}_chunks_v1` });
+    const prior = await ledgerOn(name).prior({ bucket: 'b', key: 'old.csv', version: 'v0' });
+    expect(prior).toMatchObject({ loaded: true });
+    const viewed = await queryRows<{ key: string }>(engine.client, `SELECT key FROM ${name}_chunks`);
+    expect(viewed).toEqual([{ key: 'half.csv' }]);
+  });
+
+  it('fails with LEDGER_LAYOUT when an old table cannot be moved aside, and leaves it as it is', async () => {
+    const name = uniqueName('history');
+    await oldLayout(name, true);
+    // An earlier upgrade took the _v1 name, and an older chute has made its table again since.
+    await engine.client.command({ query: `CREATE TABLE ${name}_v1 (x UInt8) ENGINE = Memory` });
+    await expect(ledgerOn(name).prior({ bucket: 'b', key: 'old.csv', version: 'v0' })).rejects.toMatchObject({
+      code: 'LEDGER_LAYOUT',
+      message: expect.stringMatching(/could not be moved aside .*that name is taken/),
+    });
+    expect((await tablesNamed(name)).find(([table]) => table === name)).toEqual([name, 'table']);
+  });
+
+  it('ignores a record kind it does not know (written by a later chute)', async () => {
+    const name = uniqueName('history');
+    const ledger = ledgerOn(name);
+    const version = { bucket: 'b', key: 'k', version: 'v' };
+    await ledger.record(entry(version));
+    await engine.client.insert({
+      table: `${name}_log`,
+      values: [{ ...version, record: JSON.stringify({ kind: 'later', chunk: 3 }) }],
+      format: 'JSONEachRow',
+    });
+    const prior = await ledger.prior(version);
+    expect(prior).toMatchObject({ attempts: 1, loaded: false });
+    expect(prior.committed.size).toBe(0);
   });
 });

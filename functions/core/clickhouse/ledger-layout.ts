@@ -1,5 +1,5 @@
 import type { ClickHouseClient } from '@clickhouse/client';
-import { ChuteError, describeError } from '../errors.ts';
+import { ChuteError } from '../errors.ts';
 import { quoteIdentifier, quoteString, quoteTable, type TableRef } from './sql.ts';
 
 /**
@@ -48,54 +48,78 @@ function retiredName(table: TableRef): TableRef {
  * Creates the storage table and the two views, and retires an old layout: a `<name>` or `<name>_chunks` that
  * is a table (made by an earlier chute) is renamed to `<name>_v1` / `<name>_chunks_v1`, kept, and read from
  * then on (by the views and by the history query), so nothing loaded before the upgrade is loaded again.
- * Containers starting together may race: only one rename succeeds, and every container then sees the same
- * tables and creates the same views.
+ * Containers starting together race: one rename wins and every container ends with the same views. 18.16 may
+ * also refuse a CREATE or RENAME while another container's is under way ("is creating or attaching right
+ * now"), so the whole preparation is tried a few times before the file fails.
  */
 export async function prepareLedger(client: ClickHouseClient, tables: LedgerTables): Promise<LegacyTables> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await prepareOnce(client, tables);
+    } catch (error) {
+      if (attempt >= PREPARE_ATTEMPTS) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 150 * attempt));
+    }
+  }
+}
+
+const PREPARE_ATTEMPTS = 4;
+
+async function prepareOnce(client: ClickHouseClient, tables: LedgerTables): Promise<LegacyTables> {
   await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(tables.log.database)}` });
-  await client.command({
-    query: `CREATE TABLE IF NOT EXISTS ${quoteTable(tables.log)} (
-      bucket String, key String, version String, record String
-    ) ENGINE = MergeTree ORDER BY (bucket, key, version)`,
-  });
-  const legacy = await retireOldLayout(client, tables);
-  await Promise.all([
-    createView(client, tables.history, attemptsSelect(tables.log, legacy.history)),
-    createView(client, tables.chunks, chunksSelect(tables.log, legacy.chunks)),
+  const [, seen] = await Promise.all([
+    client.command({
+      query: `CREATE TABLE IF NOT EXISTS ${quoteTable(tables.log)} (
+        bucket String, key String, version String, record String
+      ) ENGINE = MergeTree ORDER BY (bucket, key, version)`,
+    }),
+    engines(client, tables),
   ]);
+  const isView = (found: Map<string, string>, table: TableRef) => found.get(table.table) === 'View';
+  const old = [tables.history, tables.chunks].filter(
+    (table) => seen.has(table.table) && !isView(seen, table),
+  );
+  for (const table of old) {
+    await client
+      .command({ query: `RENAME TABLE ${quoteTable(table)} TO ${quoteTable(retiredName(table))}` })
+      .catch(() => undefined); // another container may have renamed it first: checked below
+  }
+  const after = old.length === 0 ? seen : await engines(client, tables);
+  for (const table of old)
+    if (after.has(table.table) && !isView(after, table)) throw cannotRetire(table, after);
+  const legacy = await legacyTables(client, tables, after);
+  if (!isView(after, tables.history) || !isView(after, tables.chunks)) {
+    await Promise.all([
+      createView(client, tables.history, attemptsSelect(tables.log, legacy.history)),
+      createView(client, tables.chunks, chunksSelect(tables.log, legacy.chunks)),
+    ]);
+    // CREATE VIEW IF NOT EXISTS does nothing where a table stands: an old chute still running may have made
+    // one again since the rename. Its rows would go unread, so the file fails instead.
+    const made = await engines(client, tables);
+    for (const table of [tables.history, tables.chunks])
+      if (!isView(made, table)) throw cannotRetire(table, made);
+  }
   return legacy;
 }
 
-async function retireOldLayout(client: ClickHouseClient, tables: LedgerTables): Promise<LegacyTables> {
-  const current = [tables.history, tables.chunks];
-  const seen = await engines(client, tables);
-  const old = current.filter((table) => {
-    const engine = seen.get(table.table);
-    return engine !== undefined && engine !== 'View';
-  });
-  for (const table of old) {
-    try {
-      await client.command({
-        query: `RENAME TABLE ${quoteTable(table)} TO ${quoteTable(retiredName(table))}`,
-      });
-    } catch (error) {
-      // Another container renamed it first: fine, as long as it is gone now.
-      const engine = (await engines(client, tables)).get(table.table);
-      if (engine !== undefined && engine !== 'View') {
-        throw new ChuteError(
-          'LEDGER_LAYOUT',
-          `the load history ${quoteTable(table)} is a table of the layout chute used before 0.2 and could not be renamed to ${quoteTable(retiredName(table))} (${describeError(error)}). Rename it yourself (or merge its rows into the _v1 table if that exists), then retry`,
-          { cause: error },
-        );
-      }
-    }
-  }
-  const after = await engines(client, tables);
+function cannotRetire(table: TableRef, found: Map<string, string>): ChuteError {
+  const taken = found.has(retiredName(table).table) ? ' (that name is taken)' : '';
+  return new ChuteError(
+    'LEDGER_LAYOUT',
+    `the load history ${quoteTable(table)} is a table of the layout chute used before the _log table, and it could not be moved aside to ${quoteTable(retiredName(table))}${taken}. Stop every older chute, then rename it yourself (or copy its rows into the _v1 table and drop it); see "Upgrading" in the README`,
+  );
+}
+
+async function legacyTables(
+  client: ClickHouseClient,
+  tables: LedgerTables,
+  found: Map<string, string>,
+): Promise<LegacyTables> {
   const history = retiredName(tables.history);
   const chunks = retiredName(tables.chunks);
   return {
-    history: after.has(history.table) ? history : undefined,
-    chunks: after.has(chunks.table)
+    history: found.has(history.table) ? history : undefined,
+    chunks: found.has(chunks.table)
       ? { table: chunks, hasCut: await hasColumn(client, chunks, 'cut') }
       : undefined,
   };

@@ -42,7 +42,8 @@ export class ClickHouseLedger implements Ledger {
       if (record.kind === 'attempt') {
         attempts++;
         loaded ||= record.status === 'loaded';
-      } else {
+      } else if (record.kind === 'chunk') {
+        // Other kinds are for later chutes: a record this one does not know is not a committed chunk.
         committed.set(record.chunk, {
           chunk: record.chunk,
           rowsInserted: record.rows_inserted,

@@ -51,7 +51,7 @@ export interface PriorAttempts {
  * lets a retry resume after the chunks an earlier attempt committed.
  */
 export interface Ledger {
-  /** Earlier attempts and the chunks they committed, in one query: all a duplicate event costs. */
+  /** Earlier attempts and the chunks they committed, in one query (two more alongside it while an upgraded history keeps its old tables): all a duplicate event costs. */
   prior(version: VersionKey): Promise<PriorAttempts>;
   recordChunk(version: VersionKey, chunk: CommittedChunk): Promise<void>;
   record(entry: LedgerEntry): Promise<void>;
