@@ -59,7 +59,8 @@ chute's full path (object in S3 -> handler -> ClickHouse) against the ceiling (t
                      run; bench/results/smoke or bench/results/partial otherwise, both git-ignored)
   --run-timeout S    kill a single run after S seconds (default 900)
   --budget S         a scenario starts no new pair of runs that would end past S seconds (default 240;
-                     at least one pair always runs, so a slow scenario reports fewer runs, and says so)
+                     2.5 times that for the many-file scenarios, which run in slices; at least one
+                     pair always runs, so a slow scenario reports fewer runs, and says so)
   --help`;
 
 export function parseBenchArgs(argv: string[]): BenchOptions {
