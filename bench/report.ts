@@ -218,7 +218,7 @@ export function renderMarkdown(report: BenchReport, plotPath: string | undefined
   const parts = [`Latest run: ${headline(report)}.`];
   parts.push(
     '',
-    `Settings: ${report.options.runs} runs per scenario (fewer where the ${report.options.scenarioBudgetS} s budget, ${report.options.scenarioBudgetS * SLICED_BUDGET_FACTOR} s for the many-file scenarios, ran out; the runs column says how many), ${report.options.rows.toLocaleString('en-US')} rows, sizes ${report.options.sizesMb.join(', ')} MB, ${report.options.smallFiles} small files, ${report.options.warmInvocations} warm invocations.`,
+    `Settings: ${report.options.runs} runs per scenario (fewer where the ${report.options.scenarioBudgetS} s budget, ${Math.round(report.options.scenarioBudgetS * SLICED_BUDGET_FACTOR)} s for the many-file scenarios, ran out; the runs column says how many), ${report.options.rows.toLocaleString('en-US')} rows, sizes ${report.options.sizesMb.join(', ')} MB, ${report.options.smallFiles} small files, ${report.options.warmInvocations} warm invocations.`,
   );
   for (const section of sections(report)) {
     parts.push('', `#### ${section.title}`, '', markdownTable(section.header, section.rows));

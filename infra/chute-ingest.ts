@@ -77,8 +77,8 @@ export interface ChuteIngestProps {
   /**
    * The load history in ClickHouse (`table` or `database.table`), created by the function on first use: the
    * table `<name>_log` and the views `<name>` and `<name>_chunks`. The function's ClickHouse user needs CREATE
-   * TABLE and CREATE VIEW in its database, INSERT on `<name>_log` and SELECT on all three (README, "The load
-   * history", for the one-time upgrade from the older two-table layout).
+   * TABLE and CREATE VIEW in its database, INSERT on `<name>_log` and SELECT on all three (and on the `_v1` tables an
+   * upgrade from the older two-table layout keeps: README, "The load history").
    * @default 'chute_load_history'
    */
   readonly ledgerTable?: string;

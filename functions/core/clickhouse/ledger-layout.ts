@@ -1,5 +1,5 @@
 import type { ClickHouseClient } from '@clickhouse/client';
-import { ChuteError } from '../errors.ts';
+import { ChuteError, describeError } from '../errors.ts';
 import { quoteIdentifier, quoteString, quoteTable, type TableRef } from './sql.ts';
 
 /**
@@ -11,7 +11,8 @@ import { quoteIdentifier, quoteString, quoteTable, type TableRef } from './sql.t
  * `<name>_chunks` (chunks).
  *
  * Why narrow: the ledger writes one-row inserts (one per file, one per chunk but the last), and on servers that
- * give every column of a part files of its own (all parts before 20.3; large parts since) such an insert costs
+ * give every column of a part files of its own (older servers such as 18.16; current ones for large parts, or when
+ * configured so) such an insert costs
  * ClickHouse time per column. On the 18.16 bench server, interleaved one-row inserts cost 40-51 ms of server CPU
  * each into the 15-column history table chute had before, 20-22 ms into four columns, and 26-30 ms into the
  * bench's 6-column data table: the history row cost more than the small file it recorded.
@@ -50,20 +51,25 @@ function retiredName(table: TableRef): TableRef {
  * then on (by the views and by the history query), so nothing loaded before the upgrade is loaded again.
  * Containers starting together race: one rename wins and every container ends with the same views. 18.16 may
  * also refuse a CREATE or RENAME while another container's is under way ("is creating or attaching right
- * now"), so the whole preparation is tried a few times before the file fails.
+ * now"): that refusal, and only that, is tried again a few times before the file fails.
  */
 export async function prepareLedger(client: ClickHouseClient, tables: LedgerTables): Promise<LegacyTables> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await prepareOnce(client, tables);
     } catch (error) {
-      if (attempt >= PREPARE_ATTEMPTS) throw error;
+      if (attempt >= PREPARE_ATTEMPTS || !isConcurrentDdl(error)) throw error;
       await new Promise((resolve) => setTimeout(resolve, 150 * attempt));
     }
   }
 }
 
 const PREPARE_ATTEMPTS = 4;
+
+/** 18.16's refusal of a CREATE, RENAME or DROP while another one on the same name is under way. */
+function isConcurrentDdl(error: unknown): boolean {
+  return error instanceof Error && /right now/i.test(error.message);
+}
 
 async function prepareOnce(client: ClickHouseClient, tables: LedgerTables): Promise<LegacyTables> {
   await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(tables.log.database)}` });
@@ -79,14 +85,21 @@ async function prepareOnce(client: ClickHouseClient, tables: LedgerTables): Prom
   const old = [tables.history, tables.chunks].filter(
     (table) => seen.has(table.table) && !isView(seen, table),
   );
+  const renameErrors = new Map<string, unknown>();
   for (const table of old) {
+    // Another container may have renamed it first: what matters is whether it is gone, checked below.
     await client
       .command({ query: `RENAME TABLE ${quoteTable(table)} TO ${quoteTable(retiredName(table))}` })
-      .catch(() => undefined); // another container may have renamed it first: checked below
+      .catch((error: unknown) => renameErrors.set(table.table, error));
   }
   const after = old.length === 0 ? seen : await engines(client, tables);
-  for (const table of old)
-    if (after.has(table.table) && !isView(after, table)) throw cannotRetire(table, after);
+  for (const table of old) {
+    if (!after.has(table.table) || isView(after, table)) continue;
+    const error = renameErrors.get(table.table);
+    // Still there because another container's rename of it is under way: tried again.
+    if (isConcurrentDdl(error)) throw error;
+    throw cannotRetire(table, after, error);
+  }
   const legacy = await legacyTables(client, tables, after);
   if (!isView(after, tables.history) || !isView(after, tables.chunks)) {
     await Promise.all([
@@ -102,11 +115,13 @@ async function prepareOnce(client: ClickHouseClient, tables: LedgerTables): Prom
   return legacy;
 }
 
-function cannotRetire(table: TableRef, found: Map<string, string>): ChuteError {
+function cannotRetire(table: TableRef, found: Map<string, string>, cause?: unknown): ChuteError {
   const taken = found.has(retiredName(table).table) ? ' (that name is taken)' : '';
+  const why = cause === undefined ? '' : ` (${describeError(cause)})`;
   return new ChuteError(
     'LEDGER_LAYOUT',
-    `the load history ${quoteTable(table)} is a table of the layout chute used before the _log table, and it could not be moved aside to ${quoteTable(retiredName(table))}${taken}. Stop every older chute, then rename it yourself (or copy its rows into the _v1 table and drop it); see "Upgrading" in the README`,
+    `the load history ${quoteTable(table)} is a table of the layout chute used before the _log table, and it could not be moved aside to ${quoteTable(retiredName(table))}${taken}${why}. Stop every older chute, then rename it yourself (or copy its rows into the _v1 table and drop it); see "Upgrading" in the README`,
+    cause === undefined ? undefined : { cause },
   );
 }
 

@@ -185,7 +185,7 @@ function firstLines(message: string): string {
     .filter((line) => line.startsWith('ERROR:'))
     .join(' ');
   if (why !== '' && !text.includes(why)) text = `${text} ${why}`;
-  if (text.length <= 600) return text;
   // Cut by code points: half an emoji pair would make the load history's JSON record unreadable to its view.
-  return `${Array.from(text).slice(0, 600).join('')}…`;
+  const points = Array.from(text);
+  return points.length > 600 ? `${points.slice(0, 600).join('')}…` : text;
 }
