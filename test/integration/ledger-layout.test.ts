@@ -2,7 +2,8 @@
  * The load history's layout on both real engines: one narrow `_log` table, the two views people query, and the
  * upgrade from the layout chute had before (two wide tables), renamed aside and still read.
  */
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
+import { printHistory } from '../../functions/cli/history.ts';
 import { ClickHouseLedger } from '../../functions/core/clickhouse/ledger.ts';
 import type { LedgerEntry, VersionKey } from '../../functions/core/ports/ledger.ts';
 import { chdbEngine, type Engine, serverEngine } from '../fixtures/loader.ts';
@@ -259,5 +260,54 @@ describe.each(engines)('the load history on %s', (_name, open) => {
     const prior = await ledger.prior(version);
     expect(prior).toMatchObject({ attempts: 1, loaded: false });
     expect(prior.committed.size).toBe(0);
+  });
+
+  it('is what `chute history` prints: filtered by status, time and key prefix, newest first', async () => {
+    const name = uniqueName('history');
+    const ledger = ledgerOn(name);
+    const at = (minute: number) => new Date(`2026-11-27T10:${String(minute).padStart(2, '0')}:00Z`);
+    await ledger.record(
+      entry(
+        { bucket: 'b', key: 'in/a.csv', version: 'v1' },
+        { status: 'loaded', error: '', finished: at(1) },
+      ),
+    );
+    await ledger.record(entry({ bucket: 'b', key: 'in/b.csv', version: 'v1' }, { finished: at(2) }));
+    await ledger.record(entry({ bucket: 'b', key: 'out/c.csv', version: 'v1' }, { finished: at(3) }));
+    const printed: string[] = [];
+    const write = vi.spyOn(process.stdout, 'write').mockImplementation((text) => {
+      printed.push(String(text));
+      return true;
+    });
+    try {
+      const code = await printHistory(
+        engine.client,
+        {
+          command: 'history',
+          ledger: name,
+          failedOnly: true,
+          since: at(2),
+          key: 'in/',
+          limit: 10,
+          json: true,
+        },
+        'default',
+      );
+      expect(code).toBe(0);
+    } finally {
+      write.mockRestore();
+    }
+    const rows = printed
+      .join('')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({
+      key: 'in/b.csv',
+      status: 'failed',
+      error: AWKWARD,
+      finished: '2026-11-27 10:02:00',
+    });
   });
 });
