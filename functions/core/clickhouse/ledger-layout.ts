@@ -10,12 +10,12 @@ import { quoteIdentifier, quoteString, quoteTable, type TableRef } from './sql.t
  * (`"kind":"chunk"`). Users query two views over it that have the columns they expect: `<name>` (attempts) and
  * `<name>_chunks` (chunks).
  *
- * Why narrow: the ledger writes one-row inserts (one per file, one per chunk but the last), and on servers that
- * give every column of a part files of its own (older servers such as 18.16; current ones for large parts, or when
- * configured so) such an insert costs
- * ClickHouse time per column. On the 18.16 bench server, interleaved one-row inserts cost 40-51 ms of server CPU
- * each into the 15-column history table chute had before, 20-22 ms into four columns, and 26-30 ms into the
- * bench's 6-column data table: the history row cost more than the small file it recorded.
+ * Why narrow: the ledger writes one-row inserts (one per file, one per chunk but the last), and a server that
+ * gives every column of a part files of its own (older servers such as 18.16; current ones for large parts, or
+ * when set up so) spends time per column on each. On the 18.16 bench server, in a slow state of the machine,
+ * interleaved one-row inserts cost 40-51 ms of server CPU into the 15-column history table chute had before,
+ * 20-22 ms into four columns, and 26-30 ms into the bench's 6-column data table: the history row cost more
+ * than the small file it recorded (earlier the same afternoon every width cost 3-5 ms).
  */
 export interface LedgerTables {
   /** Where rows are written and read: `<name>_log`. */
