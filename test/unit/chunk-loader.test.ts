@@ -43,12 +43,17 @@ class FakeTarget implements ChunkInsertTarget {
     };
   }
 
-  token(chunk: Chunk, from: number, to: number): string | undefined {
-    return this.tokens ? `version:${chunk.index}:${from}-${to}` : undefined;
+  readonly poison = Buffer.from('"a"b\n');
+
+  token(index: number, range?: readonly [number, number]): string | undefined {
+    if (!this.tokens) return undefined;
+    return `version:${index}:${range === undefined ? 'whole' : `${range[0]}-${range[1]}`}`;
   }
 
   async insert(insert: RawInsert): Promise<void> {
-    let text = Buffer.concat(insert.body).toString('utf8');
+    const pieces: Buffer[] = [];
+    for await (const piece of insert.body) pieces.push(piece);
+    let text = Buffer.concat(pieces).toString('utf8');
     if (this.prefix !== undefined) {
       expect(text.startsWith(`${this.prefix}\n`)).toBe(true);
       text = text.slice(this.prefix.length + 1);
@@ -163,7 +168,7 @@ describe('loadChunk, clean data', () => {
     expect(outcome).toEqual({ inserted: 50, rejected: [], inserts: 1 });
     expect(target.inserted).toEqual(goodRows(built));
     expect(target.calls).toHaveLength(1);
-    expect(target.calls[0]?.token).toBe('version:0:0-50');
+    expect(target.calls[0]?.token).toBe('version:0:whole');
   });
 
   it('sends nothing for a chunk without rows, and leaves the chunker’s own rejects out', async () => {
@@ -236,7 +241,7 @@ describe('loadChunk, details', () => {
     const target = new FakeTarget('exact');
     const outcome = await loadChunk(built.chunk, target, 'reject', WHERE, indexCsv);
     expect(target.calls.map((c) => [c.token, c.ok])).toEqual([
-      ['version:0:0-10', false],
+      ['version:0:whole', false],
       ['version:0:0-3', true],
       ['version:0:3-4', false],
       ['version:0:4-10', true],
@@ -249,7 +254,7 @@ describe('loadChunk, details', () => {
     const target = new FakeTarget('none');
     await loadChunk(built.chunk, target, 'reject', WHERE, indexCsv);
     expect(target.calls.map((c) => [c.token, c.ok])).toEqual([
-      ['version:0:0-8', false],
+      ['version:0:whole', false],
       ['version:0:0-4', true],
       ['version:0:4-8', false],
       ['version:0:4-6', false],
@@ -334,6 +339,7 @@ describe('loadChunk, other failures', () => {
       base: { table: { database: 'default', table: 'events' }, columns: ['id', 'value'], format: 'CSV' },
       settings: {},
       token: () => undefined,
+      poison: Buffer.from('"a"b\n'),
       insert: async () => {
         calls++;
         throw failure;
@@ -351,6 +357,7 @@ describe('loadChunk, other failures', () => {
       base: { table: { database: 'default', table: 'events' }, columns: ['id', 'value'], format: 'CSV' },
       settings: {},
       token: () => undefined,
+      poison: Buffer.from('"a"b\n'),
       insert: async () => {
         calls++;
         if (calls === 1) throw new DataRejectedError('bad', '27', undefined);
@@ -368,10 +375,10 @@ describe('loadChunk, deduplication tokens and settings', () => {
     await loadChunk(built.chunk, target, 'reject', WHERE, indexCsv);
     const all = built.rows.map((r) => r.text);
     for (const call of target.calls) {
-      const match = /^version:0:(\d+)-(\d+)$/.exec(String(call.token));
+      const match = /^version:0:(?:whole|(\d+)-(\d+))$/.exec(String(call.token));
       expect(match).not.toBeNull();
-      const from = Number(match?.[1]);
-      const to = Number(match?.[2]);
+      const from = match?.[1] === undefined ? 0 : Number(match[1]);
+      const to = match?.[2] === undefined ? all.length : Number(match[2]);
       expect(call.rows).toEqual(all.slice(from, to));
     }
   });

@@ -90,12 +90,15 @@ class FakeWarehouse implements Warehouse {
     return { enabled: false, engine: 'MergeTree' };
   }
 
-  insertRaw(insert: RawInsert): Promise<void> {
+  async insertRaw(insert: RawInsert): Promise<void> {
+    // A streamed body is read as ClickHouse would: to its end, before the insert is answered.
+    const body: Buffer[] = [];
+    for await (const piece of insert.body) body.push(piece);
     const call: InsertCall = {
       index: this.calls.length,
       format: insert.format,
-      rows: linesOf(Buffer.concat(insert.body).toString('utf8')),
-      allocation: Math.max(...insert.body.map((piece) => piece.buffer.byteLength)),
+      rows: linesOf(Buffer.concat(body).toString('utf8')),
+      allocation: Math.max(...body.map((piece) => piece.buffer.byteLength)),
     };
     this.calls.push(call);
     if (this.mode === 'automatic') {

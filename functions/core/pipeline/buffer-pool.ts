@@ -1,17 +1,38 @@
 /**
- * Chunk buffers, reused. A 300 MB file cut into 8 MB chunks would otherwise allocate forty 9 MB buffers and
- * leave freeing them to the garbage collector, which lets RSS climb with file size; a pool holds the working
- * set (one chunk inserting, one read ahead, one filling) and nothing more.
+ * Chunk buffers, reused, and how many may be out at once. A 300 MB file cut into 16 MB chunks would otherwise
+ * allocate twenty 18 MB buffers and leave freeing them to the garbage collector, which lets RSS climb with
+ * file size; a pool holds the working set (the chunks inserting, and one read ahead when inserts do not stream)
+ * and nothing more. The reader waits for `whenFree` before it opens a chunk: that wait is what stops reading
+ * the object while inserts are behind.
  */
 export class BufferPool {
   #size: number;
   #handedOut = false;
-  readonly #keep: number;
+  #out = 0;
+  #capacity: number;
   readonly #free: Buffer[] = [];
+  #waiting: (() => void)[] = [];
 
-  constructor(size: number, keep = 2) {
+  constructor(size: number, capacity = 2) {
     this.#size = size;
-    this.#keep = keep;
+    this.#capacity = capacity;
+  }
+
+  /** Buffers that may be out at once. Raised while a file runs (its inserts stopped streaming). */
+  set capacity(capacity: number) {
+    this.#capacity = capacity;
+    this.#wake();
+  }
+
+  /** Resolves once a buffer can be taken without going over capacity. */
+  whenFree(): Promise<void> {
+    if (this.#out < this.#capacity) return Promise.resolve();
+    return new Promise((resolve) => this.#waiting.push(resolve));
+  }
+
+  /** Wakes every waiter, for a reader that is stopping. */
+  wakeAll(): void {
+    for (const wake of this.#waiting.splice(0)) wake();
   }
 
   get bufferSize(): number {
@@ -29,16 +50,23 @@ export class BufferPool {
 
   acquire(): Buffer {
     this.#handedOut = true;
+    this.#out++;
     return this.#free.pop() ?? Buffer.allocUnsafeSlow(this.#size);
   }
 
   /** Hands a buffer back once nothing reads it any more (its insert has finished). */
   release(buffer: Buffer): void {
+    this.#out = Math.max(0, this.#out - 1);
     const whole =
       buffer.byteOffset === 0 && buffer.buffer.byteLength === this.#size
         ? Buffer.from(buffer.buffer, 0, this.#size)
         : undefined;
-    if (whole !== undefined && this.#free.length < this.#keep) this.#free.push(whole);
+    if (whole !== undefined && this.#free.length < this.#capacity) this.#free.push(whole);
+    this.#wake();
+  }
+
+  #wake(): void {
+    while (this.#out < this.#capacity && this.#waiting.length > 0) this.#waiting.shift()?.();
   }
 }
 

@@ -83,6 +83,29 @@ export class ChunkAssembler {
     return this.#bytesIn;
   }
 
+  /**
+   * The chunk being filled, if one is open: bytes [0, used) of `body` are final (records are copied whole,
+   * and nothing below `used` is written again), so they may be sent before the chunk closes.
+   */
+  get openChunk():
+    | {
+        readonly index: number;
+        readonly body: Buffer;
+        readonly used: number;
+        readonly prefixBytes: number;
+        readonly firstLine: number;
+      }
+    | undefined {
+    if (this.#body === undefined) return undefined;
+    return {
+      index: this.#index,
+      body: this.#body,
+      used: this.#used,
+      prefixBytes: this.#prefixLength(),
+      firstLine: this.#firstLine,
+    };
+  }
+
   /** Takes the next piece of the object; returns the chunks it completed. */
   push(input: Buffer): Chunk[] {
     // Input left over from the last chunk comes first (a caller that did not `resume` still keeps the order).

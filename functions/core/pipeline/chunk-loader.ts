@@ -9,9 +9,15 @@ export interface ChunkInsertTarget {
   /** Everything of the insert but the body and the per-insert token. */
   readonly base: Omit<RawInsert, 'body' | 'settings'>;
   readonly settings: Readonly<Record<string, string | number>>;
-  /** Deduplication token for rows [from, to) of a chunk, or undefined when the server has no tokens. */
-  token(chunk: Chunk, from: number, to: number): string | undefined;
+  /**
+   * Deduplication token for chunk `index` whole, or for its rows [from, to) when a range is given; undefined
+   * when the server has no tokens. The whole chunk's token does not depend on its row count: its insert goes
+   * out (streamed) before the chunk is whole.
+   */
+  token(index: number, range?: readonly [from: number, to: number]): string | undefined;
   insert(insert: RawInsert): Promise<void>;
+  /** Bytes that make ClickHouse refuse an insert, to end one that cannot be finished (see FillingChunk). */
+  readonly poison: Buffer;
   /** What is wrong with a row's shape, if anything (a wrong field count), to put before ClickHouse's reason. */
   explain?: ((raw: string) => string | undefined) | undefined;
   /** Rows ClickHouse is certain to refuse, found in one pass over a refused chunk. */
@@ -40,6 +46,11 @@ export interface LoadChunkOptions {
   readonly screened?: ScreenedChunk | undefined;
   /** Called once, when ClickHouse first refuses any of this chunk's rows. */
   readonly onRefused?: (() => void) | undefined;
+  /**
+   * The insert of the whole chunk, already sent (streamed while the chunk filled): taken as the first insert,
+   * so that a refusal goes on to isolation as if this call had sent it.
+   */
+  readonly sentWhole?: Promise<void> | undefined;
 }
 
 /**
@@ -58,8 +69,10 @@ export async function loadChunk(
   options: LoadChunkOptions = {},
 ): Promise<ChunkOutcome> {
   const rows = chunk.rows;
+  // A chunk whose whole insert went out streamed was not screened first.
+  const screenedFirst = options.sentWhole === undefined ? options.screened : undefined;
   // Where each row starts is only worked out once a row needs to be told apart from the others.
-  let index: ChunkIndex | undefined = options.screened?.index;
+  let index: ChunkIndex | undefined = screenedFirst?.index;
   const indexed = (): ChunkIndex => {
     index ??= indexOf(chunk);
     return index;
@@ -95,7 +108,7 @@ export async function loadChunk(
     if (kept === 0) return;
     inserts++;
     try {
-      const token = target.token(chunk, from, to);
+      const token = target.token(chunk.index, [from, to]);
       await target.insert({
         ...target.base,
         body: chunkSegments(chunk, indexed(), segments),
@@ -116,10 +129,10 @@ export async function loadChunk(
   };
 
   // A screened chunk has had its one screening; an unscreened one gets it at its first refusal.
-  let screened = options.screened !== undefined;
+  let screened = screenedFirst !== undefined;
   if (rows > 0) {
-    if (options.screened !== undefined && options.screened.certain.size > 0 && policy === 'reject') {
-      await sendWithout(0, rows, options.screened.certain);
+    if (screenedFirst !== undefined && screenedFirst.certain.size > 0 && policy === 'reject') {
+      await sendWithout(0, rows, screenedFirst.certain);
     } else {
       pending.push([0, rows]);
     }
@@ -130,13 +143,17 @@ export async function loadChunk(
     const [from, to] = range;
     inserts++;
     try {
-      const token = target.token(chunk, from, to);
-      await target.insert({
-        ...target.base,
-        body: chunkSlice(chunk, from === 0 && to === rows ? undefined : indexed(), from, to),
-        settings:
-          token === undefined ? target.settings : { ...target.settings, insert_deduplication_token: token },
-      });
+      const whole = from === 0 && to === rows;
+      if (whole && options.sentWhole !== undefined) await options.sentWhole;
+      else {
+        const token = target.token(chunk.index, whole ? undefined : [from, to]);
+        await target.insert({
+          ...target.base,
+          body: chunkSlice(chunk, whole ? undefined : indexed(), from, to),
+          settings:
+            token === undefined ? target.settings : { ...target.settings, insert_deduplication_token: token },
+        });
+      }
       inserted += to - from;
     } catch (error) {
       if (!(error instanceof DataRejectedError)) throw error;

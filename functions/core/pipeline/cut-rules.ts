@@ -5,9 +5,11 @@ import type { CommittedChunk } from '../ports/ledger.ts';
 
 /**
  * Bumped whenever the scanner or the chunk assembler changes where a record or a chunk ends (as the TSV
- * escaped line feed fix did): a retry by a newer chute must not trust chunk numbers an older one recorded.
+ * escaped line feed fix did), or what a chunk's inserts carry as deduplication tokens (2: a whole chunk's token
+ * no longer names its row count): a retry by a newer chute must not trust chunk numbers an older one recorded,
+ * nor resend a chunk with a token the older one did not use.
  */
-const CUT_RULES_VERSION = 1;
+const CUT_RULES_VERSION = 2;
 
 /**
  * Everything that decides which rows chunk N holds, as text: a retry may skip a chunk an earlier attempt

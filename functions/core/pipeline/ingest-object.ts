@@ -20,10 +20,12 @@ import { type ChunkInsertTarget, loadChunk, type ScreenedChunk } from './chunk-l
 import { type ColumnPlan, planColumns, planNdjson } from './column-plan.ts';
 import { checkSameCut, cutSignature } from './cut-rules.ts';
 import { decompress } from './decompress.ts';
+import type { FillingChunk } from './filling-chunk.ts';
 import { collectIfHeapGrew, scavengingEvery } from './garbage.ts';
 import { insertTarget } from './insert-target.ts';
 import { checkHeadroom, decideDelivery, describe } from './preflight.ts';
-import { readChunks } from './read-chunks.ts';
+import { ChunkReader } from './read-chunks.ts';
+import { abandonedFailure, streamWholeChunk } from './streamed-insert.ts';
 import type { FileSummary, Progress } from './summary.ts';
 
 export interface IngestDependencies {
@@ -51,8 +53,12 @@ export interface IngestOptions {
   readonly earlyBodyMaxWaitMs?: number | undefined;
 }
 
-/** One more chunk is read while inserts run: S3 reads overlap inserts, memory stays flat. */
-const PREFETCH_CHUNKS = 1;
+/**
+ * When inserts do not stream, one more chunk is read while they run: S3 reads overlap inserts, memory stays
+ * flat.
+ */
+const READ_AHEAD_CHUNKS = 1;
+const DEFAULT_HEADROOM_MS = 30_000;
 /**
  * Dead read buffers (S3 socket reads, gunzip output) allowed to pile up before a scavenge frees them. Per
  * chunk (8 MiB) was measured to leave about two chunks' worth at the peak: 1 GB peaked at 109-111 MiB against
@@ -61,16 +67,12 @@ const PREFETCH_CHUNKS = 1;
 const SCAVENGE_EVERY_BYTES = 2 * 1024 * 1024;
 
 interface LoadedChunk {
+  readonly chunk: Chunk;
   readonly inserted: number;
   readonly rejected: readonly RejectedRow[];
   readonly inserts: number;
   /** Committed by an earlier attempt, not inserted now. */
   readonly resumed: boolean;
-}
-
-interface InFlight {
-  readonly chunk: Chunk;
-  readonly load: Promise<LoadedChunk>;
 }
 
 /** Failures that are the file's content, not the system's: recorded as rejected-file. */
@@ -180,42 +182,40 @@ export async function ingestObject(
     checkSameCut(committed, cut, where);
 
     const counts = { rows: 0, blankLines: 0, bytes: 0 };
-    const pool = new BufferPool(
-      chunkBufferSize(deps.chunking),
-      deps.chunking.insertsInFlight + PREFETCH_CHUNKS,
-    );
+    // Inserts stream while their chunk fills unless bad rows are handled chunk by chunk (screened before the
+    // insert, or failing the file at the first): then one more buffer lets the next chunk be read meanwhile.
+    let screenAhead = false;
+    const streaming = () =>
+      route.badRows.policy === 'reject' && (!screenAhead || decision.delivery === 'exactly-once');
+    const buffersWanted = () => deps.chunking.insertsInFlight + (streaming() ? 0 : READ_AHEAD_CHUNKS);
+    const pool = new BufferPool(chunkBufferSize(deps.chunking), buffersWanted());
     let plan: ColumnPlan | undefined =
       route.format !== 'ndjson' && !route.header && route.columns !== undefined
         ? planColumns(route, route.columns, columns, capabilities, where)
         : undefined;
-    const plainBytes = decompress(
-      countBytes(opened.body, summary, where, opened.size),
-      route.compression,
-      ref.key,
-      (gzip) => {
-        if (!gzip && opened.size !== undefined) pool.fitTo(plainChunkBound(opened.size));
-      },
-    );
-    const chunks = readChunks(
-      scavengingEvery(plainBytes, SCAVENGE_EVERY_BYTES),
-      route,
-      deps.chunking,
-      where,
-      {
-        counts,
-        pool,
-        onHeader: (names) => {
-          plan = planColumns(route, names, columns, capabilities, where);
-          return { repeatHeader: plan.repeatHeader };
-        },
-      },
-    );
-
     let target: ChunkInsertTarget | undefined;
+    /** The insert target, once the plan is known (for NDJSON, from the first chunk). */
+    const targetFor = (chunk: Chunk | undefined): ChunkInsertTarget | undefined => {
+      if (target !== undefined) return target;
+      if (plan === undefined && chunk !== undefined)
+        plan = planNdjson(route, chunk, columns, capabilities, where);
+      if (plan === undefined) return undefined;
+      target = insertTarget(
+        deps.warehouse,
+        table,
+        plan,
+        route,
+        capabilities,
+        deps.chunking,
+        loadedVersion,
+        columns,
+        cut,
+      );
+      return target;
+    };
     const indexOf = (chunk: Chunk) => indexChunk(chunk, route.format, fieldDelimiter(route));
     // Once ClickHouse has refused rows of this file, more are likely: each later chunk is screened as soon as
     // it is cut (while the one before it inserts), so that its certain failures never reach ClickHouse.
-    let screenAhead = false;
     const screenedAhead = new Map<number, ScreenedChunk>();
     const screenIfDue = (chunk: Chunk): ScreenedChunk | undefined => {
       const screen = target?.screen;
@@ -228,10 +228,33 @@ export async function ingestObject(
       const index = indexOf(chunk);
       return { index, certain: screen(chunk, index) };
     };
-    const screenEarly = (chunk: Chunk) => {
-      const screened = screenIfDue(chunk);
-      if (screened !== undefined) screenedAhead.set(chunk.index, screened);
-    };
+    const plainBytes = decompress(
+      countBytes(opened.body, summary, where, opened.size),
+      route.compression,
+      ref.key,
+      (gzip) => {
+        if (!gzip && opened.size !== undefined) pool.fitTo(plainChunkBound(opened.size));
+      },
+    );
+    const reader = new ChunkReader(
+      scavengingEvery(plainBytes, SCAVENGE_EVERY_BYTES),
+      route,
+      deps.chunking,
+      where,
+      {
+        counts,
+        pool,
+        onHeader: (names) => {
+          plan = planColumns(route, names, columns, capabilities, where);
+          return { repeatHeader: plan.repeatHeader };
+        },
+        onClosed: (chunk) => {
+          const screened = screenIfDue(chunk);
+          if (screened !== undefined) screenedAhead.set(chunk.index, screened);
+        },
+      },
+    );
+
     const writeRejects = async (rows: readonly RejectedRow[]) => {
       if (rows.length === 0) return;
       rejectsWriter ??= deps.rejects.create({ ...ref, versionId: summary.versionId, eTag: summary.eTag });
@@ -248,13 +271,44 @@ export async function ingestObject(
       }
     };
 
-    /** One chunk's insert (or its resumed commit), started now and settled later, in file order. */
-    const startLoad = async (chunk: Chunk): Promise<LoadedChunk> => {
-      const done = committed.get(chunk.index);
+    /**
+     * One chunk's insert (or its resumed commit), started as the chunk opens and settled later, in file order.
+     * Undefined for a chunk that turned out to hold nothing (trailing blank lines).
+     */
+    const startLoad = async (filling: FillingChunk): Promise<LoadedChunk | undefined> => {
+      const done = committed.get(filling.index);
       // Committed by an earlier attempt: its rows are in the table, its rejects in the ledger.
-      if (done !== undefined)
-        return { inserted: done.rowsInserted, rejected: done.rejected, inserts: 0, resumed: true };
-      checkHeadroom(options, where, chunk);
+      if (done !== undefined) {
+        const chunk = await filling.closed;
+        return (
+          chunk && { chunk, inserted: done.rowsInserted, rejected: done.rejected, inserts: 0, resumed: true }
+        );
+      }
+      const remaining = checkHeadroom(options, where, filling.index);
+      // A chunk that streams is still being read while it inserts: its body is given up (refused, nothing
+      // committed) if the reading takes two thirds of the headroom, so that the insert still ends in time.
+      const abandonAt =
+        remaining === undefined
+          ? undefined
+          : Date.now() + remaining - (options.headroomMs ?? DEFAULT_HEADROOM_MS) / 3;
+      const streamTo = streaming() ? targetFor(undefined) : undefined;
+      const streamed =
+        streamTo !== undefined && (await filling.hasData)
+          ? streamWholeChunk(filling, streamTo, { abandonAt })
+          : undefined;
+      let chunk: Chunk | undefined;
+      try {
+        chunk = await filling.closed;
+      } catch (error) {
+        const why = streamed?.abandoned();
+        throw streamed !== undefined && why !== undefined
+          ? await abandonedFailure(streamed, why, where, filling.index)
+          : error;
+      }
+      if (chunk === undefined) return undefined;
+      const why = streamed?.abandoned();
+      if (streamed !== undefined && why !== undefined)
+        throw await abandonedFailure(streamed, why, where, chunk.index);
       if (route.badRows.policy === 'fail' && chunk.rejected[0] !== undefined) {
         const first = chunk.rejected[0];
         throw new ChuteError(
@@ -262,39 +316,32 @@ export async function ingestObject(
           `${where}, line ${first.line}: ${first.reason} (badRows.policy is "fail")`,
         );
       }
-      if (chunk.rows === 0) return { inserted: 0, rejected: chunk.rejected, inserts: 0, resumed: false };
-      if (target === undefined) {
-        plan ??= planNdjson(route, chunk, columns, capabilities, where);
-        target = insertTarget(
-          deps.warehouse,
-          table,
-          plan,
-          route,
-          capabilities,
-          deps.chunking,
-          loadedVersion,
-          columns,
-        );
-      }
+      if (chunk.rows === 0)
+        return { chunk, inserted: 0, rejected: chunk.rejected, inserts: 0, resumed: false };
+      const into = targetFor(chunk) as ChunkInsertTarget;
       // A chunk cut before the first refusal is screened now: still cheaper than a refused insert.
-      const screened = screenedAhead.get(chunk.index) ?? screenIfDue(chunk);
+      const screened =
+        streamed === undefined ? (screenedAhead.get(chunk.index) ?? screenIfDue(chunk)) : undefined;
       screenedAhead.delete(chunk.index);
-      const outcome = await loadChunk(chunk, target, route.badRows.policy, where, indexOf, {
+      const outcome = await loadChunk(chunk, into, route.badRows.policy, where, indexOf, {
         screened,
+        sentWhole: streamed?.sent,
         onRefused: () => {
           screenAhead = true;
+          pool.capacity = buffersWanted();
         },
       });
       return {
+        chunk,
         inserted: outcome.inserted,
         rejected: mergeByRow(chunk.rejected, outcome.rejected),
         inserts: outcome.inserts,
         resumed: false,
       };
     };
-    const recordCommit = (chunk: Chunk, loaded: LoadedChunk) =>
+    const recordCommit = (loaded: LoadedChunk) =>
       deps.ledger?.recordChunk(loadedVersion, {
-        chunk: chunk.index,
+        chunk: loaded.chunk.index,
         rowsInserted: loaded.inserted,
         rejected: loaded.rejected,
         cut,
@@ -317,8 +364,11 @@ export async function ingestObject(
      * file has already failed, and this chunk's insert was in flight; what it committed is still counted,
      * its rejects written and its commit recorded (the retry resumes after it), and no limit is enforced.
      */
-    const settle = async ({ chunk, load }: InFlight, draining = false): Promise<void> => {
+    const settle = async (load: Promise<LoadedChunk | undefined>, draining = false): Promise<void> => {
       const loaded = await load;
+      if (loaded === undefined) return;
+      const { chunk } = loaded;
+      summary.chunks++;
       if (loaded.resumed) summary.chunksResumed++;
       summary.inserts += loaded.inserts;
       summary.rowsInserted += loaded.inserted;
@@ -333,7 +383,7 @@ export async function ingestObject(
         !loaded.resumed &&
         (draining || !chunk.final || summary.rowsRejected > route.badRows.maxRejectedRows)
       ) {
-        const record = recordCommit(chunk, loaded);
+        const record = recordCommit(loaded);
         if (overlapRecords && !draining && record !== undefined) {
           recording.push(
             record.catch((error: unknown) => {
@@ -355,43 +405,33 @@ export async function ingestObject(
       });
     };
 
-    const iterator = chunks[Symbol.asyncIterator]();
-    const ahead: Promise<IteratorResult<Chunk>>[] = [];
-    const pull = () => {
-      const next = iterator.next().then((result) => {
-        if (!result.done) screenEarly(result.value);
-        return result;
-      });
-      next.catch(() => undefined); // surfaced when awaited below
-      ahead.push(next);
-    };
-    const inFlight: InFlight[] = [];
+    const inFlight: Promise<LoadedChunk | undefined>[] = [];
     let loadFailed = false;
-    pull();
+    let readAll = false;
     try {
       for (;;) {
-        const current = ahead.shift();
-        if (current === undefined) break;
-        const result = await current;
-        if (result.done) break;
-        const chunk = result.value;
-        while (ahead.length < PREFETCH_CHUNKS) pull();
-        summary.chunks++;
+        const filling = await reader.next();
+        if (filling === undefined) break;
         // A chunk in flight has already failed: surface it now instead of inserting past it.
         if (loadFailed) for (let next = inFlight.shift(); next; next = inFlight.shift()) await settle(next);
-        const load = startLoad(chunk);
+        const load = startLoad(filling);
         load.catch(() => {
           loadFailed = true; // surfaced when settled
         });
-        inFlight.push({ chunk, load });
-        if (inFlight.length >= deps.chunking.insertsInFlight) await settle(inFlight.shift() as InFlight);
+        inFlight.push(load);
+        if (inFlight.length >= deps.chunking.insertsInFlight)
+          await settle(inFlight.shift() as Promise<LoadedChunk>);
       }
+      readAll = true;
       for (let next = inFlight.shift(); next !== undefined; next = inFlight.shift()) await settle(next);
     } finally {
-      // On a failure, inserts still in flight finish before their buffers go away; what they committed is
-      // counted, its rejects written and its commit recorded, so that the retry skips it.
+      // On a failure, reading stops first: a chunk whose insert is streaming ends it with bytes ClickHouse
+      // refuses, so that nothing of it commits. Inserts still in flight then finish before their buffers go
+      // away; what they committed is counted, its rejects written and its commit recorded, so that the retry
+      // skips it.
+      if (!readAll) opened.body.destroy();
+      await reader.stop();
       for (const flight of inFlight.splice(0)) await settle(flight, true).catch(() => undefined);
-      await iterator.return?.(undefined).catch(() => undefined);
       // Whatever happened, no record is left being written once the file's own history row goes out.
       await Promise.all(recording);
     }

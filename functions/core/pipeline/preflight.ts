@@ -4,7 +4,6 @@ import type { Route } from '../config/schema.ts';
 import { ChuteError } from '../errors.ts';
 import type { Delivery } from '../ports/ledger.ts';
 import type { ServerCapabilities, TableColumn, Warehouse } from '../ports/warehouse.ts';
-import type { Chunk } from './chunk.ts';
 import type { IngestOptions } from './ingest-object.ts';
 
 /** The table's columns, or an error that says the table is missing. */
@@ -30,16 +29,17 @@ export async function describe(
   }
 }
 
-/** Lambda's clock: a chunk is not started without time to finish it. */
-export function checkHeadroom(options: IngestOptions, where: string, chunk: Chunk): void {
+/** Lambda's clock: a chunk is not started without time to finish it. Returns the time left, when known. */
+export function checkHeadroom(options: IngestOptions, where: string, chunkIndex: number): number | undefined {
   const remaining = options.remainingTimeMs?.();
   const headroom = options.headroomMs ?? 30_000;
   if (remaining !== undefined && remaining < headroom) {
     throw new ChuteError(
       'TIMEOUT_HEADROOM',
-      `${where}: stopped before chunk ${chunk.index} with ${remaining} ms left (headroom ${headroom} ms); the retry resumes and committed chunks deduplicate`,
+      `${where}: stopped before chunk ${chunkIndex} with ${remaining} ms left (headroom ${headroom} ms); the retry resumes and committed chunks deduplicate`,
     );
   }
+  return remaining;
 }
 
 export interface DeliveryDecision {

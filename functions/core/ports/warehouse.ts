@@ -30,8 +30,11 @@ export interface RawInsert {
   /** Columns in the order the data holds them; undefined: by name (JSONEachRow, *WithNames). */
   readonly columns: readonly string[] | undefined;
   readonly format: InsertFormat;
-  /** The data, in pieces sent one after the other (slices of a chunk: a refused chunk's rows are not copied). */
-  readonly body: readonly Buffer[];
+  /**
+   * The data, in pieces sent one after the other: slices of a chunk (a refused chunk's rows are not copied),
+   * or a chunk's bytes as its buffer fills.
+   */
+  readonly body: readonly Buffer[] | AsyncIterable<Buffer>;
   readonly settings: Readonly<Record<string, string | number>>;
 }
 

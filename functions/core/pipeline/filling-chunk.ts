@@ -1,0 +1,118 @@
+import type { Chunk } from './chunk.ts';
+
+/** Why a streamed insert was ended with bytes ClickHouse must refuse, instead of the rest of its chunk. */
+export type Abandoned = { readonly reason: 'source'; readonly error: unknown } | { readonly reason: 'time' };
+
+/**
+ * A chunk while its buffer fills: the bytes below `mark` are final, so an insert can send them before the
+ * chunk is whole. The reader moves the mark and closes the chunk; any number of inserts may follow it.
+ */
+export class FillingChunk {
+  /** 0-based position in the object, as the closed chunk will have it. */
+  readonly index: number;
+  /** Physical line the chunk's first record is on, for messages before it closes. */
+  readonly firstLine: number;
+  readonly prefixBytes: number;
+  /** Whether any row reached the buffer (false: the chunk closed, or failed, with none). */
+  readonly hasData: Promise<boolean>;
+  /** The whole chunk once it closes; undefined when it held nothing at all (only blank lines at the end). */
+  readonly closed: Promise<Chunk | undefined>;
+  #buffer: Buffer;
+  #mark: number;
+  #done = false;
+  #failure: { error: unknown } | undefined;
+  #changed: (() => void)[] = [];
+  #resolveData!: (value: boolean) => void;
+  #resolveClosed!: (chunk: Chunk | undefined) => void;
+  #rejectClosed!: (error: unknown) => void;
+
+  constructor(index: number, firstLine: number, buffer: Buffer, prefixBytes: number, mark: number) {
+    this.index = index;
+    this.firstLine = firstLine;
+    this.#buffer = buffer;
+    this.prefixBytes = prefixBytes;
+    this.#mark = mark;
+    this.hasData = new Promise((resolve) => {
+      this.#resolveData = resolve;
+    });
+    this.closed = new Promise((resolve, reject) => {
+      this.#resolveClosed = resolve;
+      this.#rejectClosed = reject;
+    });
+    this.closed.catch(() => undefined); // whoever awaits it sees the failure
+    if (mark > prefixBytes) this.#resolveData(true);
+  }
+
+  /** More of the buffer is final. */
+  grow(mark: number): void {
+    if (mark <= this.#mark) return;
+    this.#mark = mark;
+    if (mark > this.prefixBytes) this.#resolveData(true);
+    this.#wake();
+  }
+
+  close(chunk: Chunk | undefined): void {
+    if (chunk !== undefined) {
+      this.#buffer = chunk.body;
+      this.#mark = chunk.body.length;
+    }
+    this.#done = true;
+    this.#resolveData(chunk !== undefined && chunk.rows > 0);
+    this.#resolveClosed(chunk);
+    this.#wake();
+  }
+
+  /** The object could not be read to this chunk's end. */
+  fail(error: unknown): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#failure = { error };
+    this.#resolveData(false);
+    this.#rejectClosed(error);
+    this.#wake();
+  }
+
+  /**
+   * The chunk's bytes as they become final, ending when it closes. When it cannot close (the object failed
+   * to read, or `outOfTime` says to stop), the body ends with `poison` instead: bytes ClickHouse refuses, so
+   * that the insert commits nothing. Cutting the connection would not do: ClickHouse 18.16 commits the rows of
+   * a body cut short. `onAbandon` learns why.
+   */
+  async *body(
+    poison: Buffer,
+    onAbandon: (why: Abandoned) => void,
+    outOfTime: (() => { waitMs: number; over: boolean }) | undefined,
+  ): AsyncGenerator<Buffer> {
+    let sent = 0;
+    for (;;) {
+      const time = outOfTime?.();
+      if (this.#failure !== undefined || time?.over === true) {
+        onAbandon(this.#failure === undefined ? { reason: 'time' } : { reason: 'source', ...this.#failure });
+        yield poison;
+        return;
+      }
+      if (this.#mark > sent) {
+        const piece = this.#buffer.subarray(sent, this.#mark);
+        sent = this.#mark;
+        yield piece;
+        continue;
+      }
+      if (this.#done) return;
+      await this.#nextChange(time?.waitMs);
+    }
+  }
+
+  #nextChange(waitMs: number | undefined): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = waitMs === undefined ? undefined : setTimeout(resolve, Math.max(0, waitMs));
+      this.#changed.push(() => {
+        if (timer !== undefined) clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  #wake(): void {
+    for (const wake of this.#changed.splice(0)) wake();
+  }
+}
