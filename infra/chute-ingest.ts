@@ -71,7 +71,7 @@ export interface ChuteIngestProps {
   readonly rejectsPrefix?: string;
   /**
    * How files are cut into inserts.
-   * @default - 8 MiB or 500000 rows per insert, 1 MiB per record (the schema's defaults)
+   * @default - 16 MiB or 500000 rows per insert, 1 MiB per record (the schema's defaults)
    */
   readonly chunking?: z.input<typeof ChunkingSchema>;
   /**

@@ -61,7 +61,7 @@ describe('validateIngestConfig', () => {
     });
     expect(config.routes[0]).toMatchObject({ prefix: 'in/', header: true, compression: 'auto' });
     expect(config.rejects.prefix).toBe('chute-rejects/');
-    expect(config.chunking.maxBytes).toBe(8 * 1024 * 1024);
+    expect(config.chunking.maxBytes).toBe(16 * 1024 * 1024);
   });
 
   it('fails on overlapping routes, naming both', () => {

@@ -27,7 +27,7 @@ describe('parseConfig defaults', () => {
   it('fills every default of a minimal configuration', () => {
     const config = parseConfig(minimal());
     expect(config.chunking).toEqual({
-      maxBytes: 8 * 1024 * 1024,
+      maxBytes: 16 * 1024 * 1024,
       maxRows: 500_000,
       maxRecordBytes: 1024 * 1024,
       insertsInFlight: 1,

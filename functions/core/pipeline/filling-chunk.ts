@@ -1,5 +1,12 @@
 import type { Chunk } from './chunk.ts';
 
+/**
+ * Each piece of a streamed body costs a write and a chunked frame. Sending at least this much at once (but the
+ * last piece) instead of every socket read took chute's CPU on the bench's clean CSV from 0.88-1.06 s to
+ * 0.79-0.96 s (six runs each, 16 MiB chunks); ClickHouse still starts parsing a chunk after its first 2 MiB.
+ */
+const SEND_AT_LEAST = 2 * 1024 * 1024;
+
 /** Why a streamed insert was ended with bytes ClickHouse must refuse, instead of the rest of its chunk. */
 export type Abandoned = { readonly reason: 'source'; readonly error: unknown } | { readonly reason: 'time' };
 
@@ -91,7 +98,7 @@ export class FillingChunk {
         yield poison;
         return;
       }
-      if (this.#mark > sent) {
+      if (this.#mark > sent && (this.#mark - sent >= SEND_AT_LEAST || this.#done)) {
         const piece = this.#buffer.subarray(sent, this.#mark);
         sent = this.#mark;
         yield piece;

@@ -1,0 +1,92 @@
+import { describe, expect, it } from 'vitest';
+import type { Chunk } from '../../functions/core/pipeline/chunk.ts';
+import type { Abandoned } from '../../functions/core/pipeline/filling-chunk.ts';
+import { FillingChunk } from '../../functions/core/pipeline/filling-chunk.ts';
+
+const POISON = Buffer.from('"a"b\n');
+const MiB = 1024 * 1024;
+
+function closedChunk(buffer: Buffer, used: number, rows: number): Chunk {
+  return {
+    index: 0,
+    body: buffer.subarray(0, used),
+    prefixBytes: 0,
+    rows,
+    firstRow: 1,
+    firstLine: 1,
+    skips: [],
+    rejected: [],
+    bytesThrough: used,
+  };
+}
+
+async function collect(body: AsyncIterable<Buffer>): Promise<Buffer[]> {
+  const pieces: Buffer[] = [];
+  for await (const piece of body) pieces.push(Buffer.from(piece));
+  return pieces;
+}
+
+describe('FillingChunk', () => {
+  it('sends the bytes as they become final, in pieces of at least 2 MiB but the last, and ends when it closes', async () => {
+    const buffer = Buffer.alloc(5 * MiB, 0x61);
+    const filling = new FillingChunk(0, 1, buffer, 0, 0);
+    const why: Abandoned[] = [];
+    const sent = collect(filling.body(POISON, (w) => why.push(w), undefined));
+    const tick = () => new Promise((resolve) => setImmediate(resolve));
+    filling.grow(MiB); // not yet enough for a piece
+    await tick();
+    filling.grow(2 * MiB + 10);
+    await tick();
+    filling.grow(4 * MiB); // 2 MiB - 10 more: not yet
+    await tick();
+    filling.close(closedChunk(buffer, 4 * MiB + 7, 3));
+    const pieces = await sent;
+    expect(pieces.map((p) => p.length)).toEqual([2 * MiB + 10, 2 * MiB - 10 + 7]);
+    expect(Buffer.concat(pieces).equals(buffer.subarray(0, 4 * MiB + 7))).toBe(true);
+    expect(why).toEqual([]);
+    await expect(filling.hasData).resolves.toBe(true);
+  });
+
+  it('ends with the poison, and says why, when the object cannot be read to the chunk’s end', async () => {
+    const buffer = Buffer.alloc(3 * MiB, 0x62);
+    const filling = new FillingChunk(2, 40, buffer, 0, 0);
+    const why: Abandoned[] = [];
+    const sent = collect(filling.body(POISON, (w) => why.push(w), undefined));
+    filling.grow(3 * MiB - 1);
+    await new Promise((resolve) => setImmediate(resolve));
+    const failure = new Error('socket reset');
+    filling.fail(failure);
+    const pieces = await sent;
+    expect(pieces.at(-1)).toEqual(POISON);
+    expect(Buffer.concat(pieces.slice(0, -1)).length).toBe(3 * MiB - 1);
+    expect(why).toEqual([{ reason: 'source', error: failure }]);
+    await expect(filling.closed).rejects.toBe(failure);
+  });
+
+  it('ends with the poison once the time to give up has come, even while no byte arrives', async () => {
+    const buffer = Buffer.alloc(MiB, 0x63);
+    const filling = new FillingChunk(0, 1, buffer, 0, 100);
+    const why: Abandoned[] = [];
+    const giveUpAt = Date.now() + 50;
+    const sent = collect(
+      filling.body(
+        POISON,
+        (w) => why.push(w),
+        () => ({ waitMs: giveUpAt - Date.now(), over: Date.now() >= giveUpAt }),
+      ),
+    );
+    const pieces = await sent; // nothing more is ever written: only the timer can end it
+    expect(pieces).toEqual([POISON]);
+    expect(why).toEqual([{ reason: 'time' }]);
+  });
+
+  it('tells that a chunk held no row: a header alone, or a chunk that closed empty', async () => {
+    const header = new FillingChunk(0, 1, Buffer.from('id,name\n'), 8, 8);
+    header.close(undefined);
+    await expect(header.hasData).resolves.toBe(false);
+    await expect(header.closed).resolves.toBeUndefined();
+    const withRow = new FillingChunk(1, 2, Buffer.alloc(64), 8, 8);
+    withRow.grow(20);
+    await expect(withRow.hasData).resolves.toBe(true);
+  });
+});
