@@ -12,6 +12,7 @@ import { ingestObject } from '../../functions/core/pipeline/ingest-object.ts';
 import { decodeS3Event } from '../../functions/ingest/s3-event.ts';
 import { FAULT_TABLE_COLUMNS, type FaultFile, faultFile } from '../fixtures/faults/data.ts';
 import { chunksOf, exactly, tableState } from '../fixtures/faults/ledger.ts';
+import { observedWarehouse, type StreamedBody } from '../fixtures/faults/observed-warehouse.ts';
 import { startCuttingProxy } from '../fixtures/faults/tcp-proxy.ts';
 import {
   chdbEngine,
@@ -42,6 +43,15 @@ function inFormat(file: FaultFile, format: DataFormat): Buffer {
     return `{"id":${id},"customer":${JSON.stringify(customer)},"amount":${value}${extra}}`;
   });
   return Buffer.from(`${records.join('\n')}\n`);
+}
+
+const POISON: Record<DataFormat, string> = { csv: '"a"b\n', tsv: '\\', ndjson: '{"' };
+
+/** Exactly one streamed insert sent rows, then was ended with the format's poison. */
+function expectRowsThenPoison(streamed: readonly StreamedBody[], format: DataFormat): void {
+  const ended = streamed.filter((body) => body.last?.toString() === POISON[format]);
+  expect(ended.length).toBe(1);
+  expect(ended[0]?.bytesBeforeLast).toBeGreaterThan(0);
 }
 
 describe.each(engines)('streamed inserts on %s', (_name, open) => {
@@ -88,8 +98,8 @@ describe.each(engines)('streamed inserts on %s', (_name, open) => {
   it.each(['csv', 'tsv', 'ndjson'] as const)(
     '%s: an object read that fails inside a streaming chunk commits nothing of that chunk; the retry loads the file exactly',
     async (format) => {
-      // About 210 KB in chunks of 64 KiB: the read is cut at 100,000 bytes, inside the second chunk, which
-      // streams (NDJSON's first chunk does not: its columns are planned from it).
+      // About 210 KB in chunks of 64 KiB, streamed 8 KiB at a time: the read is cut at 100,000 bytes, inside the
+      // second chunk, which streams.
       const file = faultFile({ rows: 3000, padding: 40 });
       const { table, key, config, ref, route } = await setUp(format, file, 64 * 1024);
       const proxy = await startCuttingProxy(s3.endpoint, {
@@ -98,10 +108,13 @@ describe.each(engines)('streamed inserts on %s', (_name, open) => {
       });
       const proxied = createS3rverClient(proxy.endpoint);
       try {
-        const deps = { ...dependencies(engine, s3, config), objects: new S3ObjectStore(proxied) };
+        const real = dependencies(engine, s3, config);
+        const watched = observedWarehouse(real.warehouse);
+        const deps = { ...real, warehouse: watched.warehouse, objects: new S3ObjectStore(proxied) };
         const first = await ingestObject(deps, route, ref);
         expect(proxy.cuts()).toBe(1);
         expect(first).toMatchObject({ status: 'failed', errorCode: 'OBJECT_READ_FAILED' });
+        expectRowsThenPoison(watched.streamed, format);
         const recorded = await chunksOf(engine.client, bucket, key);
         expect(recorded.length).toBeGreaterThan(0);
         const recordedRows = recorded.reduce((sum, chunk) => sum + chunk.rows_inserted, 0);
@@ -123,10 +136,12 @@ describe.each(engines)('streamed inserts on %s', (_name, open) => {
   it.each(['csv', 'tsv', 'ndjson'] as const)(
     '%s: a chunk still being read when its time runs out is given up, nothing of it committed; the retry loads the file exactly',
     async (format) => {
-      // Chunks of 128 KiB read at about 100 KB/s take over a second each; with 1.5 s left at every check and a
-      // 1 s headroom, a streaming chunk is given up 1.17 s after it starts.
+      // About 280 KB (NDJSON 400 KB) read at about 100 KB/s, in one chunk of 512 KiB (sent 64 KiB at a time),
+      // which would close only at the end of the object, 2.8 s in. With 1.5 s left at every check and a 1 s
+      // headroom, the chunk is given up 1.17 s after it starts (NDJSON's once its first 100 rows are in, to
+      // plan its columns).
       const file = faultFile({ rows: 4000, padding: 40 });
-      const { table, config, ref, route } = await setUp(format, file, 128 * 1024);
+      const { table, config, ref, route } = await setUp(format, file, 512 * 1024);
       const proxy = await startCuttingProxy(s3.endpoint, {
         cutAfterResponseBytes: 100_000_000,
         requestStartsWith: 'GET ',
@@ -134,10 +149,17 @@ describe.each(engines)('streamed inserts on %s', (_name, open) => {
       });
       const proxied = createS3rverClient(proxy.endpoint);
       try {
-        const deps = { ...dependencies(engine, s3, config), objects: new S3ObjectStore(proxied) };
+        const real = dependencies(engine, s3, config);
+        const watched = observedWarehouse(real.warehouse);
+        const deps = { ...real, warehouse: watched.warehouse, objects: new S3ObjectStore(proxied) };
+        const started = Date.now();
         const first = await ingestObject(deps, route, ref, { remainingTimeMs: () => 1500, headroomMs: 1000 });
+        const tookMs = Date.now() - started;
         expect(first).toMatchObject({ status: 'failed', errorCode: 'TIMEOUT_HEADROOM' });
         expect(first.reason).toMatch(/stopped inside chunk \d+, which was still being read/);
+        expectRowsThenPoison(watched.streamed, format);
+        // The file ends when its chunk is given up, not when the chunk would have closed (2.8 s in).
+        expect(tookMs).toBeLessThan(2500);
         // Everything committed was counted: nothing of the chunk given up is in the table.
         expect((await tableState(engine.client, table)).count).toBe(first.rowsInserted);
         expect(first.rowsInserted).toBeLessThan(file.goodIds.length);

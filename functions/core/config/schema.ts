@@ -140,8 +140,9 @@ export const ChunkingSchema = z
       .default(1024 * 1024),
     /**
      * Chunks inserting at once. Two let ClickHouse parse one chunk while the next is sent and the previous one
-     * commits: about +10% throughput measured, for one more chunk buffer (peak RSS +10 to 12 MiB, which also
-     * breaks the flatness target: a 300 MB object peaked 25% above a 10 MB one, against 11% with one). Where
+     * commits: about +10% throughput measured with 8 MiB chunks, for one more chunk buffer (then peak RSS +10
+     * to 12 MiB, which also broke the flatness target: a 300 MB object peaked 25% above a 10 MB one, against 11%
+     * with one; a buffer is now 18 MiB). Where
      * inserts carry no deduplication token (at-least-once delivery), a failure can repeat up to this many
      * chunks. Default 1.
      */

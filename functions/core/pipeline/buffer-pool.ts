@@ -10,6 +10,7 @@ export class BufferPool {
   #handedOut = false;
   #out = 0;
   #capacity: number;
+  #closed = false;
   readonly #free: Buffer[] = [];
   #waiting: (() => void)[] = [];
 
@@ -20,6 +21,7 @@ export class BufferPool {
 
   /** Buffers that may be out at once. Raised while a file runs (its inserts stopped streaming). */
   set capacity(capacity: number) {
+    if (this.#closed) return;
     this.#capacity = capacity;
     this.#wake();
   }
@@ -30,9 +32,11 @@ export class BufferPool {
     return new Promise((resolve) => this.#waiting.push(resolve));
   }
 
-  /** Wakes every waiter, for a reader that is stopping. */
-  wakeAll(): void {
-    for (const wake of this.#waiting.splice(0)) wake();
+  /** No more waiting, now or later: the reader is stopping. */
+  close(): void {
+    this.#closed = true;
+    this.#capacity = Number.POSITIVE_INFINITY;
+    this.#wake();
   }
 
   get bufferSize(): number {

@@ -92,6 +92,7 @@ export class ChunkAssembler {
         readonly index: number;
         readonly body: Buffer;
         readonly used: number;
+        readonly rows: number;
         readonly prefixBytes: number;
         readonly firstLine: number;
       }
@@ -101,8 +102,25 @@ export class ChunkAssembler {
       index: this.#index,
       body: this.#body,
       used: this.#used,
+      rows: this.#rows,
       prefixBytes: this.#prefixLength(),
       firstLine: this.#firstLine,
+    };
+  }
+
+  /** The open chunk as it stands: its rows so far, as a chunk of their own (for planning from its first rows). */
+  snapshot(): Chunk | undefined {
+    if (this.#body === undefined) return undefined;
+    return {
+      index: this.#index,
+      body: this.#body.subarray(0, this.#used),
+      prefixBytes: this.#prefixLength(),
+      rows: this.#rows,
+      firstRow: this.#firstRow,
+      firstLine: this.#firstLine,
+      skips: [...this.#skips],
+      rejected: [...this.#rejected],
+      bytesThrough: this.#bytesIn,
     };
   }
 
@@ -119,7 +137,7 @@ export class ChunkAssembler {
 
   /**
    * Scanning stops where a chunk closes, so that no chunk buffer is taken before the consumer asks for the
-   * next chunk: with one chunk inserting and one read ahead, two buffers are all a file ever needs.
+   * next chunk, and the reader takes the next buffer only when the pool has one to give (see ChunkReader).
    */
   get hasLeftover(): boolean {
     return this.#leftover !== undefined;

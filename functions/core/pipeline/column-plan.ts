@@ -94,7 +94,13 @@ export function planColumns(
   };
 }
 
-/** NDJSON has no header: the first row that parses as an object names the columns to check. */
+/** Rows of a chunk NDJSON's columns are planned from, at most. */
+export const NDJSON_PLAN_ROWS = 100;
+
+/**
+ * NDJSON has no header: the first of the chunk's first NDJSON_PLAN_ROWS rows that parses as an object names the
+ * columns to check.
+ */
 export function planNdjson(
   route: Route,
   chunk: Chunk,
@@ -103,7 +109,7 @@ export function planNdjson(
   where: string,
 ): ColumnPlan {
   const index = indexChunk(chunk, 'ndjson', ',');
-  for (let i = 0; i < Math.min(chunk.rows, 100); i++) {
+  for (let i = 0; i < Math.min(chunk.rows, NDJSON_PLAN_ROWS); i++) {
     const start = index.offsets[i] ?? 0;
     const end = index.offsets[i + 1] ?? start;
     try {

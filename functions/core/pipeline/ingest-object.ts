@@ -17,15 +17,21 @@ import { BufferPool, chunkBufferSize, plainChunkBound } from './buffer-pool.ts';
 import type { Chunk } from './chunk.ts';
 import { indexChunk } from './chunk-index.ts';
 import { type ChunkInsertTarget, loadChunk, type ScreenedChunk } from './chunk-loader.ts';
-import { type ColumnPlan, planColumns, planNdjson } from './column-plan.ts';
+import { type ColumnPlan, NDJSON_PLAN_ROWS, planColumns, planNdjson } from './column-plan.ts';
 import { checkSameCut, cutSignature } from './cut-rules.ts';
 import { decompress } from './decompress.ts';
-import type { FillingChunk } from './filling-chunk.ts';
+import { type FillingChunk, sendAtLeast } from './filling-chunk.ts';
 import { collectIfHeapGrew, scavengingEvery } from './garbage.ts';
 import { insertTarget } from './insert-target.ts';
 import { checkHeadroom, decideDelivery, describe } from './preflight.ts';
 import { ChunkReader } from './read-chunks.ts';
-import { abandonedFailure, streamWholeChunk } from './streamed-insert.ts';
+import {
+  AbandonedInsertError,
+  abandonedFailure,
+  closedOrFailed,
+  PartialCommitError,
+  streamWholeChunk,
+} from './streamed-insert.ts';
 import type { FileSummary, Progress } from './summary.ts';
 
 export interface IngestDependencies {
@@ -284,31 +290,32 @@ export async function ingestObject(
           chunk && { chunk, inserted: done.rowsInserted, rejected: done.rejected, inserts: 0, resumed: true }
         );
       }
-      const remaining = checkHeadroom(options, where, filling.index);
-      // A chunk that streams is still being read while it inserts: its body is given up (refused, nothing
-      // committed) if the reading takes two thirds of the headroom, so that the insert still ends in time.
-      const abandonAt =
-        remaining === undefined
-          ? undefined
-          : Date.now() + remaining - (options.headroomMs ?? DEFAULT_HEADROOM_MS) / 3;
-      const streamTo = streaming() ? targetFor(undefined) : undefined;
-      const streamed =
-        streamTo !== undefined && (await filling.hasData)
-          ? streamWholeChunk(filling, streamTo, { abandonAt })
-          : undefined;
-      let chunk: Chunk | undefined;
-      try {
-        chunk = await filling.closed;
-      } catch (error) {
-        const why = streamed?.abandoned();
-        throw streamed !== undefined && why !== undefined
-          ? await abandonedFailure(streamed, why, where, filling.index)
-          : error;
+      let streamTo = streaming() ? targetFor(undefined) : undefined;
+      if (streaming() && streamTo === undefined) {
+        // NDJSON's columns are planned from a chunk's first rows: they need not wait for the whole chunk.
+        const first = await filling.firstRows(NDJSON_PLAN_ROWS);
+        if (first !== undefined && first.rows > 0) streamTo = targetFor(first);
       }
+      // The clock is read once per chunk: before one that streams (it inserts while it is read), after one
+      // that does not. A streaming chunk's body is given up (refused, nothing committed) if reading it takes
+      // two thirds of the headroom, so that the file still ends, and says why, in time.
+      let sent: Promise<void> | undefined;
+      if (streamTo !== undefined) {
+        const remaining = checkHeadroom(options, where, filling.index);
+        const abandonAt =
+          remaining === undefined
+            ? undefined
+            : Date.now() + remaining - (options.headroomMs ?? DEFAULT_HEADROOM_MS) / 3;
+        if (await filling.hasData) {
+          sent = streamWholeChunk(filling, streamTo, {
+            abandonAt,
+            sendAtLeast: sendAtLeast(deps.chunking.maxBytes),
+          });
+        }
+      }
+      const chunk = await closedOrFailed(filling, sent, where);
       if (chunk === undefined) return undefined;
-      const why = streamed?.abandoned();
-      if (streamed !== undefined && why !== undefined)
-        throw await abandonedFailure(streamed, why, where, chunk.index);
+      if (streamTo === undefined) checkHeadroom(options, where, chunk.index);
       if (route.badRows.policy === 'fail' && chunk.rejected[0] !== undefined) {
         const first = chunk.rejected[0];
         throw new ChuteError(
@@ -321,15 +328,18 @@ export async function ingestObject(
       const into = targetFor(chunk) as ChunkInsertTarget;
       // A chunk cut before the first refusal is screened now: still cheaper than a refused insert.
       const screened =
-        streamed === undefined ? (screenedAhead.get(chunk.index) ?? screenIfDue(chunk)) : undefined;
+        sent === undefined ? (screenedAhead.get(chunk.index) ?? screenIfDue(chunk)) : undefined;
       screenedAhead.delete(chunk.index);
       const outcome = await loadChunk(chunk, into, route.badRows.policy, where, indexOf, {
         screened,
-        sentWhole: streamed?.sent,
+        sentWhole: sent,
         onRefused: () => {
           screenAhead = true;
           pool.capacity = buffersWanted();
         },
+      }).catch((error: unknown) => {
+        // Given up for time just as the chunk closed: the chunk is whole, but its insert was ended early.
+        throw error instanceof AbandonedInsertError ? abandonedFailure(error, where, chunk.index) : error;
       });
       return {
         chunk,
@@ -431,7 +441,13 @@ export async function ingestObject(
       // skips it.
       if (!readAll) opened.body.destroy();
       await reader.stop();
-      for (const flight of inFlight.splice(0)) await settle(flight, true).catch(() => undefined);
+      for (const flight of inFlight.splice(0)) {
+        await settle(flight, true).catch((error: unknown) => {
+          // The file has failed already; but rows committed with no record of them must not go unsaid.
+          if (error instanceof PartialCommitError)
+            summary.reason = `${summary.reason ?? ''}; ${error.message}`;
+        });
+      }
       // Whatever happened, no record is left being written once the file's own history row goes out.
       await Promise.all(recording);
     }

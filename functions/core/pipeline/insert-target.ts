@@ -55,7 +55,7 @@ export function insertTarget(
     token: capabilities.dedupToken
       ? (index, range) => `${tokenBase}:${index}:${range === undefined ? 'whole' : `${range[0]}-${range[1]}`}`
       : () => undefined,
-    poison: POISON[plan.format],
+    poison: poisonFor(plan.format, route.delimiter ?? ','),
     insert: (insert) => warehouse.insertRaw(insert),
     explain: plan.columns === undefined ? undefined : fieldCountCheck(route, plan.columns),
     screen:
@@ -67,17 +67,22 @@ export function insertTarget(
 
 /**
  * A record no table accepts in each format, sent after whole records to end an insert that cannot be finished
- * (measured on 18.16 and chDB into String, Nullable(String) and (UInt32, String) tables, headers or not, and
- * with variable column counts allowed): an unclosed JSON string; a TSV backslash escaping nothing; a CSV
- * quoted field followed by more than a delimiter.
+ * (measured on 18.16 and chDB into String, Nullable(String) and (UInt32, String) tables, with a header line and
+ * without; CSV on chDB also with a variable number of columns allowed): an unclosed JSON string; a TSV
+ * backslash escaping nothing; a CSV quoted field followed by a character that is not the delimiter.
  */
-const POISON: Record<ColumnPlan['format'], Buffer> = {
-  CSV: Buffer.from('"a"b\n'),
-  CSVWithNames: Buffer.from('"a"b\n'),
-  TabSeparated: Buffer.from('\\'),
-  TabSeparatedWithNames: Buffer.from('\\'),
-  JSONEachRow: Buffer.from('{"'),
-};
+function poisonFor(format: ColumnPlan['format'], csvDelimiter: string): Buffer {
+  switch (format) {
+    case 'CSV':
+    case 'CSVWithNames':
+      return Buffer.from(`"a"${csvDelimiter === 'b' ? 'c' : 'b'}\n`);
+    case 'TabSeparated':
+    case 'TabSeparatedWithNames':
+      return Buffer.from('\\');
+    case 'JSONEachRow':
+      return Buffer.from('{"');
+  }
+}
 
 /** Names one object version: the prefix of every deduplication token of its inserts. */
 export function versionToken(version: VersionKey): string {

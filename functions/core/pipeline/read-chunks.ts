@@ -77,7 +77,7 @@ export class ChunkReader {
   /** Stops reading (the file failed) and waits until nothing more is read. */
   async stop(): Promise<void> {
     this.#stopped = true;
-    this.#source.pool.wakeAll();
+    this.#source.pool.close();
     await this.#pumping;
   }
 
@@ -124,6 +124,7 @@ export class ChunkReader {
    * opens at most one chunk (it stops scanning where a chunk closes). False once stopped.
    */
   async #roomForChunk(): Promise<boolean> {
+    if (this.#stopped) return false;
     if (this.#assembler.openChunk === undefined) await this.#source.pool.whenFree();
     return !this.#stopped;
   }
@@ -137,23 +138,48 @@ export class ChunkReader {
       const filling =
         this.#filling?.index === chunk.index
           ? this.#filling
-          : this.#open(chunk.index, chunk.firstLine, chunk.body, chunk.prefixBytes, chunk.body.length);
-      this.#source.onClosed?.(chunk);
+          : this.#open(
+              chunk.index,
+              chunk.firstLine,
+              chunk.body,
+              chunk.prefixBytes,
+              chunk.body.length,
+              chunk.rows,
+            );
       filling.close(chunk);
       this.#filling = undefined;
+      this.#source.onClosed?.(chunk);
     }
     const open = this.#assembler.openChunk;
     if (open === undefined) {
       // Opened for lines that turned out to be trailing blanks: no chunk comes of it.
       this.#filling?.close(undefined);
       this.#filling = undefined;
-    } else if (this.#filling?.index === open.index) this.#filling.grow(open.used);
-    else this.#filling = this.#open(open.index, open.firstLine, open.body, open.prefixBytes, open.used);
+    } else if (this.#filling?.index === open.index) this.#filling.grow(open.used, open.rows);
+    else
+      this.#filling = this.#open(
+        open.index,
+        open.firstLine,
+        open.body,
+        open.prefixBytes,
+        open.used,
+        open.rows,
+      );
     this.#wakeConsumer();
   }
 
-  #open(index: number, firstLine: number, body: Buffer, prefixBytes: number, mark: number): FillingChunk {
-    const filling = new FillingChunk(index, firstLine, body, prefixBytes, mark);
+  #open(
+    index: number,
+    firstLine: number,
+    body: Buffer,
+    prefixBytes: number,
+    mark: number,
+    rows: number,
+  ): FillingChunk {
+    // Valid while this chunk is the one open: after it closes, the filling chunk answers with the chunk itself.
+    const partial = () =>
+      this.#assembler.openChunk?.index === index ? this.#assembler.snapshot() : undefined;
+    const filling = new FillingChunk(index, firstLine, body, prefixBytes, mark, rows, partial);
     this.#opened.push(filling);
     return filling;
   }

@@ -1,14 +1,8 @@
 import { ChuteError, describeError } from '../errors.ts';
+import { DataRejectedError } from '../ports/warehouse.ts';
+import type { Chunk } from './chunk.ts';
 import type { ChunkInsertTarget } from './chunk-loader.ts';
 import type { Abandoned, FillingChunk } from './filling-chunk.ts';
-
-/** A chunk's whole insert, sent while the chunk fills. */
-export interface StreamedInsert {
-  /** Settles when ClickHouse answers, after the chunk closed (or the body was abandoned). */
-  readonly sent: Promise<void>;
-  /** Why the body was ended with poison instead of the rest of the chunk, if it was. */
-  abandoned(): Abandoned | undefined;
-}
 
 export interface StreamOptions {
   /**
@@ -16,19 +10,41 @@ export interface StreamOptions {
    * that no insert is cut off by a timeout. Undefined: never.
    */
   readonly abandonAt: number | undefined;
+  /** Bytes sent at once (but the last piece): see FillingChunk.body. */
+  readonly sendAtLeast: number;
 }
+
+/**
+ * A streamed insert whose body was ended with poison instead of the rest of its chunk. `committed`: ClickHouse
+ * took the poisoned body anyway, so part of the chunk may be in the table.
+ */
+export class AbandonedInsertError extends Error {
+  override readonly name = 'AbandonedInsertError';
+  readonly why: Abandoned;
+  readonly committed: boolean;
+
+  constructor(why: Abandoned, committed: boolean, options?: { cause?: unknown }) {
+    super(`streamed insert abandoned (${why.reason})`, options);
+    this.why = why;
+    this.committed = committed;
+  }
+}
+
+/** ClickHouse committed an insert that was meant to be refused: rows of one chunk may be in the table. */
+export class PartialCommitError extends ChuteError {}
 
 /**
  * Starts the insert of a chunk's rows as they reach its buffer: ClickHouse parses the chunk while the object
  * is still being read, and a chunk can be as big as two buffers were without costing more memory. The
  * token is the whole chunk's (independent of its row count, unknown until it closes), so a retry that sends
- * the closed chunk whole is deduplicated against this insert.
+ * the closed chunk whole is deduplicated against this insert. Settles when ClickHouse answers; an abandoned
+ * body always ends in AbandonedInsertError, whatever ClickHouse said.
  */
 export function streamWholeChunk(
   filling: FillingChunk,
   target: ChunkInsertTarget,
   options: StreamOptions,
-): StreamedInsert {
+): Promise<void> {
   let abandoned: Abandoned | undefined;
   const token = target.token(filling.index);
   const { abandonAt } = options;
@@ -39,47 +55,78 @@ export function streamWholeChunk(
           const waitMs = abandonAt - Date.now();
           return { waitMs, over: waitMs <= 0 };
         };
-  const sent = target.insert({
-    ...target.base,
-    body: filling.body(
-      target.poison,
-      (why) => {
-        abandoned = why;
+  const sent = target
+    .insert({
+      ...target.base,
+      body: filling.body(
+        target.poison,
+        options.sendAtLeast,
+        (why) => {
+          abandoned = why;
+        },
+        outOfTime,
+      ),
+      settings:
+        token === undefined ? target.settings : { ...target.settings, insert_deduplication_token: token },
+    })
+    .then(
+      () => {
+        // Set before the poison is handed to the request, so before ClickHouse can answer.
+        if (abandoned !== undefined) throw new AbandonedInsertError(abandoned, true);
       },
-      outOfTime,
-    ),
-    settings:
-      token === undefined ? target.settings : { ...target.settings, insert_deduplication_token: token },
-  });
+      (error: unknown) => {
+        throw abandoned === undefined ? error : new AbandonedInsertError(abandoned, false, { cause: error });
+      },
+    );
   sent.catch(() => undefined); // awaited by whoever loads the chunk
-  return { sent, abandoned: () => abandoned };
+  return sent;
 }
 
 /**
- * The outcome of an abandoned streamed insert, as the error the file fails with. ClickHouse should have
- * refused the poisoned body; if it took it, some of the chunk's rows are in the table with no record of
- * them, and the message says so rather than let a retry deduplicate the rest away.
+ * The chunk once it closes. But as soon as its streamed insert fails for any reason other than the rows (the
+ * body abandoned, a lost connection), that failure, without reading the rest of the chunk: a chunk given up
+ * for time may be slow to finish. When the chunk cannot be read, the insert is waited for (it ends with the
+ * poison), so that no query outlives the file.
  */
-export async function abandonedFailure(
-  streamed: StreamedInsert,
-  why: Abandoned,
+export async function closedOrFailed(
+  filling: FillingChunk,
+  sent: Promise<void> | undefined,
   where: string,
-  index: number,
-): Promise<Error> {
-  const committed = await streamed.sent.then(
-    () => true,
-    () => false,
-  );
-  if (committed) {
-    return new ChuteError(
+): Promise<Chunk | undefined> {
+  if (sent === undefined) return filling.closed;
+  const never = new Promise<never>(() => undefined);
+  try {
+    return await Promise.race([
+      filling.closed,
+      sent.then(
+        () => never,
+        (error: unknown) => (error instanceof DataRejectedError ? never : Promise.reject(error)),
+      ),
+    ]);
+  } catch (error) {
+    const settled = await sent.then(
+      () => undefined,
+      (failure: unknown) => failure,
+    );
+    if (settled instanceof AbandonedInsertError) throw abandonedFailure(settled, where, filling.index);
+    throw error;
+  }
+}
+
+/** The error a file fails with when one of its streamed inserts was abandoned. */
+export function abandonedFailure(error: AbandonedInsertError, where: string, index: number): Error {
+  if (error.committed) {
+    return new PartialCommitError(
       'CLICKHOUSE_FAILED',
-      `${where}: the insert of chunk ${index} had to be cut short and ClickHouse committed the part it received instead of refusing it; rows of that chunk may now be in the table twice after a retry, or missing. Check the table for this object's rows and please report this`,
+      `${where}: the insert of chunk ${index} had to be ended early (${error.why.reason === 'time' ? 'out of time' : 'the object could not be read'}), and ClickHouse committed the part it received instead of refusing it. Rows of that chunk may be in the table with no record of them: a retry would deduplicate the rest away (or, without deduplication, load the part twice). Check the table for this object's rows before retrying, and please report this`,
     );
   }
-  if (why.reason === 'source')
-    return why.error instanceof Error ? why.error : new Error(describeError(why.error));
+  if (error.why.reason === 'source') {
+    const cause = error.why.error;
+    return cause instanceof Error ? cause : new Error(describeError(cause));
+  }
   return new ChuteError(
     'TIMEOUT_HEADROOM',
-    `${where}: stopped inside chunk ${index}, which was still being read, to leave time to finish; nothing of it was committed, and the retry resumes with it`,
+    `${where}: stopped inside chunk ${index}, which was still being read with a third of the headroom left; nothing of it was committed, and the retry resumes with it`,
   );
 }
