@@ -286,9 +286,9 @@ export async function ingestObject(
       // Committed by an earlier attempt: its rows are in the table, its rejects in the ledger.
       if (done !== undefined) {
         const chunk = await filling.closed;
-        return (
-          chunk && { chunk, inserted: done.rowsInserted, rejected: done.rejected, inserts: 0, resumed: true }
-        );
+        if (chunk === undefined) return undefined;
+        pool.release(chunk.body);
+        return { chunk, inserted: done.rowsInserted, rejected: done.rejected, inserts: 0, resumed: true };
       }
       let streamTo = streaming() ? targetFor(undefined) : undefined;
       if (streaming() && streamTo === undefined) {
@@ -315,7 +315,22 @@ export async function ingestObject(
       }
       const chunk = await closedOrFailed(filling, sent, where);
       if (chunk === undefined) return undefined;
-      if (streamTo === undefined) checkHeadroom(options, where, chunk.index);
+      // The buffer goes back as soon as ClickHouse has answered for the chunk: the next chunk is read while
+      // this one's outcome is written down.
+      try {
+        return await loadClosed(chunk, sent, streamTo === undefined);
+      } finally {
+        await sent?.catch(() => undefined);
+        pool.release(chunk.body);
+      }
+    };
+    /** Inserts a closed chunk, or takes its streamed insert's answer, and isolates refused rows. */
+    const loadClosed = async (
+      chunk: Chunk,
+      sent: Promise<void> | undefined,
+      checkTime: boolean,
+    ): Promise<LoadedChunk> => {
+      if (checkTime) checkHeadroom(options, where, chunk.index);
       if (route.badRows.policy === 'fail' && chunk.rejected[0] !== undefined) {
         const first = chunk.rejected[0];
         throw new ChuteError(
@@ -404,7 +419,6 @@ export async function ingestObject(
       }
       if (draining) return;
       checkRejectLimit(loaded.rejected);
-      pool.release(chunk.body);
       options.onProgress?.({
         bytes: summary.bytes,
         bytesDecompressed: chunk.bytesThrough,
