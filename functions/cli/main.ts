@@ -74,6 +74,7 @@ async function ingest(command: IngestCommand): Promise<number> {
         rejects,
         defaultDatabase,
         chunking: command.chunking,
+        requestTimeoutMs: clickhouse.requestTimeoutMs,
       },
       command.route,
       ref,

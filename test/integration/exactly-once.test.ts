@@ -257,7 +257,8 @@ describe.each(engines)('exactly-once under faults on %s', (_name, { open, tokens
     const file = standardFile();
     const { table, key, config, event } = await setUp(file);
     const k = 5;
-    const clock = clockRunningOutAfter(k);
+    // Chunk 0 holds a row ClickHouse refuses: its isolation looks at the clock once more.
+    const clock = clockRunningOutAfter(k + 1);
 
     const first = await deliver(event, config, undefined, { remainingTimeMs: clock.remainingTimeMs });
     expect(first.summary).toMatchObject({ status: 'failed', errorCode: 'TIMEOUT_HEADROOM', attempt: 1 });
@@ -313,7 +314,8 @@ describe.each(engines)('exactly-once under faults on %s', (_name, { open, tokens
     const routes = [{ prefix: 'in/', format: 'csv' as const, table }];
     const config = testConfig(routes, { chunking: CHUNKING, ledger: { table: history } });
     const first = await deliver(event, config, undefined, {
-      remainingTimeMs: clockRunningOutAfter(5).remainingTimeMs,
+      // Five chunks, and one more look at the clock before chunk 0's refused row is isolated.
+      remainingTimeMs: clockRunningOutAfter(6).remainingTimeMs,
     });
     expect(first.summary).toMatchObject({ status: 'failed', errorCode: 'TIMEOUT_HEADROOM' });
     const partial = await chunksOf(engine.client, bucket, key, `${history}_chunks`);

@@ -69,7 +69,7 @@ describe.each(engines)('streamed inserts on %s', (_name, open) => {
     await engine?.close();
   });
 
-  async function setUp(format: DataFormat, file: FaultFile, maxBytes: number) {
+  async function setUp(format: DataFormat, file: FaultFile, maxBytes: number, insertsInFlight = 1) {
     const table = uniqueName('streamed');
     await engine.client.command({
       query: `CREATE TABLE ${table} (${FAULT_TABLE_COLUMNS}) ${engine.mergeTree('id')}`,
@@ -85,7 +85,7 @@ describe.each(engines)('streamed inserts on %s', (_name, open) => {
           delivery: 'at-least-once',
         },
       ],
-      { chunking: { maxBytes } },
+      { chunking: { maxBytes, insertsInFlight } },
     );
     const event = await putObject(s3, bucket, key, inFormat(file, format));
     const [ref] = decodeS3Event(event).objects;
@@ -133,15 +133,20 @@ describe.each(engines)('streamed inserts on %s', (_name, open) => {
     },
   );
 
-  it.each(['csv', 'tsv', 'ndjson'] as const)(
-    '%s: a chunk still being read when its time runs out is given up, nothing of it committed; the retry loads the file exactly',
-    async (format) => {
+  it.each([
+    ['csv', 1],
+    ['tsv', 1],
+    ['ndjson', 1],
+    ['csv', 2],
+  ] as const)(
+    '%s, %i insert(s) in flight: a chunk still being read when its time runs out is given up at once, nothing of it committed; the retry loads the file exactly',
+    async (format, insertsInFlight) => {
       // About 280 KB (NDJSON 400 KB) read at about 100 KB/s, in one chunk of 512 KiB (sent 64 KiB at a time),
       // which would close only at the end of the object, 2.8 s in. With 1.5 s left at every check and a 1 s
       // headroom, the chunk is given up 1.17 s after it starts (NDJSON's once its first 100 rows are in, to
       // plan its columns).
       const file = faultFile({ rows: 4000, padding: 40 });
-      const { table, config, ref, route } = await setUp(format, file, 512 * 1024);
+      const { table, config, ref, route } = await setUp(format, file, 512 * 1024, insertsInFlight);
       const proxy = await startCuttingProxy(s3.endpoint, {
         cutAfterResponseBytes: 100_000_000,
         requestStartsWith: 'GET ',

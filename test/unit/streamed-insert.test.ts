@@ -44,7 +44,7 @@ describe('streamWholeChunk', () => {
       target(async (b) => {
         body = b;
       }, seen),
-      { abandonAt: undefined, sendAtLeast: 1 },
+      { abandonAt: undefined, idleLimitMs: 60_000, sendAtLeast: 1 },
     );
     filling.close({
       index: 4,
@@ -62,16 +62,22 @@ describe('streamWholeChunk', () => {
     expect(seen[0]?.settings.insert_deduplication_token).toBe('v:4:whole');
   });
 
-  it('ends in AbandonedInsertError when the chunk could not be read, whatever ClickHouse answered', async () => {
-    for (const committed of [false, true]) {
+  it('ends in AbandonedInsertError when the chunk could not be read, saying whether ClickHouse took any of it', async () => {
+    const answers: [string, () => Promise<void>][] = [
+      ['no', async () => Promise.reject(new DataRejectedError('Cannot parse input', '27', 4))],
+      ['yes', async () => undefined],
+      ['unknown', async () => Promise.reject(new Error('socket hang up'))],
+    ];
+    for (const [committed, answer] of answers) {
       const filling = new FillingChunk(0, 1, Buffer.from(rows), 0, rows.length, 0);
+      const bodies: Buffer[] = [];
       const sent = streamWholeChunk(
         filling,
         target(async (body) => {
-          expect(body.subarray(-POISON.length).equals(POISON)).toBe(true);
-          if (!committed) throw new DataRejectedError('Cannot parse input', '27', 4);
+          bodies.push(body);
+          await answer();
         }),
-        { abandonAt: undefined, sendAtLeast: 1 },
+        { abandonAt: undefined, idleLimitMs: 60_000, sendAtLeast: 1 },
       );
       const readError = new ChuteError('OBJECT_READ_FAILED', `${WHERE}: reading failed`);
       filling.fail(readError);
@@ -79,18 +85,58 @@ describe('streamWholeChunk', () => {
         () => undefined,
         (e: unknown) => e,
       );
+      expect(bodies[0]?.toString()).toBe(`1\n2\n3\n${POISON.toString()}`);
       expect(error).toBeInstanceOf(AbandonedInsertError);
       expect((error as AbandonedInsertError).committed).toBe(committed);
       const failure = abandonedFailure(error as AbandonedInsertError, WHERE, 0);
-      if (committed) {
+      if (committed === 'no') expect(failure).toBe(readError);
+      else {
         expect(failure).toBeInstanceOf(PartialCommitError);
-        expect(failure.message).toMatch(/committed the part it received/);
-      } else expect(failure).toBe(readError);
+        expect(failure.message).toMatch(/Rows of that chunk may be in the table/);
+      }
     }
+  });
+
+  it('gives up a body whose chunk stops growing before the client’s idle timeout would cut it', async () => {
+    const filling = new FillingChunk(1, 1, Buffer.from(rows), 0, rows.length, 0);
+    const bodies: Buffer[] = [];
+    const sent = streamWholeChunk(
+      filling,
+      target(async (body) => {
+        bodies.push(body);
+        throw new DataRejectedError('Cannot parse input', '27', 4);
+      }),
+      { abandonAt: undefined, idleLimitMs: 30, sendAtLeast: 1 },
+    );
+    const error = await sent.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(bodies[0]?.toString()).toBe(`1\n2\n3\n${POISON.toString()}`);
+    expect(abandonedFailure(error as AbandonedInsertError, WHERE, 1)).toMatchObject({
+      code: 'OBJECT_READ_FAILED',
+    });
   });
 });
 
 describe('closedOrFailed', () => {
+  it('fails at once when the streamed insert fails for a reason other than the rows', async () => {
+    const filling = new FillingChunk(0, 1, Buffer.from(rows), 0, rows.length, 0);
+    const lost = new Error('ECONNRESET');
+    const sent = streamWholeChunk(
+      filling,
+      {
+        ...target(async () => undefined),
+        insert: async () => {
+          throw lost;
+        },
+      },
+      { abandonAt: undefined, idleLimitMs: 60_000, sendAtLeast: 1 },
+    );
+    // The chunk never closes: only the insert's failure can end this.
+    await expect(closedOrFailed(filling, sent, WHERE)).rejects.toBe(lost);
+  });
+
   it('fails at once, without waiting for the chunk to close, when the body is given up for time', async () => {
     const filling = new FillingChunk(2, 1, Buffer.from(rows), 0, rows.length, 0);
     const sent = streamWholeChunk(
@@ -98,7 +144,7 @@ describe('closedOrFailed', () => {
       target(async () => {
         throw new DataRejectedError('Cannot parse input', '27', 4);
       }),
-      { abandonAt: Date.now() + 20, sendAtLeast: 1024 },
+      { abandonAt: Date.now() + 20, idleLimitMs: 60_000, sendAtLeast: 1024 },
     );
     // The chunk never closes: only giving up can end this.
     const error = await closedOrFailed(filling, sent, WHERE).then(
@@ -127,7 +173,7 @@ describe('closedOrFailed', () => {
           throw refusal;
         },
       },
-      { abandonAt: undefined, sendAtLeast: 1 },
+      { abandonAt: undefined, idleLimitMs: 60_000, sendAtLeast: 1 },
     );
     const closed = closedOrFailed(filling, sent, WHERE);
     refuse();

@@ -11,7 +11,10 @@ export function sendAtLeast(maxBytes: number): number {
 }
 
 /** Why a streamed insert was ended with bytes ClickHouse must refuse, instead of the rest of its chunk. */
-export type Abandoned = { readonly reason: 'source'; readonly error: unknown } | { readonly reason: 'time' };
+export type Abandoned =
+  | { readonly reason: 'source'; readonly error: unknown }
+  | { readonly reason: 'time' }
+  | { readonly reason: 'stalled' };
 
 /**
  * A chunk while its buffer fills: the bytes below `mark` are final, so an insert can send them before the
@@ -29,6 +32,7 @@ export class FillingChunk {
   readonly closed: Promise<Chunk | undefined>;
   #buffer: Buffer;
   #mark: number;
+  #grownAt = Date.now();
   #rows: number;
   readonly #partial: () => Chunk | undefined;
   #rowWaiters: { rows: number; resolve: (chunk: Chunk | undefined) => void }[] = [];
@@ -70,6 +74,7 @@ export class FillingChunk {
   grow(mark: number, rows: number): void {
     if (mark <= this.#mark) return;
     this.#mark = mark;
+    this.#grownAt = Date.now();
     this.#rows = rows;
     if (mark > this.prefixBytes) this.#resolveData(true);
     const due = this.#rowWaiters.filter((waiter) => waiter.rows <= rows);
@@ -116,16 +121,18 @@ export class FillingChunk {
 
   /**
    * The chunk's bytes as they become final, in pieces of at least `atLeast` bytes (but the last), ending
-   * when it closes. When it cannot close (the object failed to read, or `outOfTime` says to stop while it is
-   * still filling), the body ends with `poison` instead: bytes ClickHouse refuses, so that the insert commits
-   * nothing. Cutting the connection would not do: ClickHouse 18.16 commits the rows of a body cut short.
-   * `onAbandon` learns why, before the poison is handed over.
+   * when it closes. When it cannot close (the object failed to read), or while it is still filling `outOfTime`
+   * says to stop or it has not grown for `idleLimitMs`, the body ends with `poison` instead: bytes ClickHouse
+   * refuses, so that the insert commits nothing. Cutting the connection would not do: ClickHouse 18.16 commits
+   * the rows of a body cut short (and the client cuts a request idle past its timeout). `onAbandon` learns
+   * why, before the poison is handed over.
    */
   async *body(
     poison: Buffer,
     atLeast: number,
     onAbandon: (why: Abandoned) => void,
     outOfTime: (() => { waitMs: number; over: boolean }) | undefined,
+    idleLimitMs = Number.POSITIVE_INFINITY,
   ): AsyncGenerator<Buffer> {
     let sent = 0;
     for (;;) {
@@ -140,8 +147,9 @@ export class FillingChunk {
         return;
       }
       const time = outOfTime?.();
-      if (time?.over === true) {
-        onAbandon({ reason: 'time' });
+      const idleLeftMs = idleLimitMs - (Date.now() - this.#grownAt);
+      if (time?.over === true || idleLeftMs <= 0) {
+        onAbandon(time?.over === true ? { reason: 'time' } : { reason: 'stalled' });
         yield poison;
         return;
       }
@@ -151,7 +159,8 @@ export class FillingChunk {
         yield piece;
         continue;
       }
-      await this.#nextChange(time?.waitMs);
+      const waitMs = Math.min(time?.waitMs ?? Number.POSITIVE_INFINITY, idleLeftMs);
+      await this.#nextChange(Number.isFinite(waitMs) ? waitMs : undefined);
     }
   }
 

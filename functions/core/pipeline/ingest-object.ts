@@ -12,7 +12,7 @@ import {
   type RejectsStore,
   type RejectsWriter,
 } from '../ports/object-store.ts';
-import type { Warehouse } from '../ports/warehouse.ts';
+import { DataRejectedError, type Warehouse } from '../ports/warehouse.ts';
 import { BufferPool, chunkBufferSize, plainChunkBound } from './buffer-pool.ts';
 import type { Chunk } from './chunk.ts';
 import { indexChunk } from './chunk-index.ts';
@@ -43,6 +43,12 @@ export interface IngestDependencies {
   /** Database for route tables given without one. */
   readonly defaultDatabase: string;
   readonly chunking: ChunkingConfig;
+  /**
+   * The ClickHouse client's socket idle timeout (`clickhouse.requestTimeoutMs`). A streamed insert whose chunk
+   * stops growing for half of it is ended with the poison, before the client would cut its body off (which
+   * 18.16 commits). Default 300000.
+   */
+  readonly requestTimeoutMs?: number | undefined;
 }
 
 export interface IngestOptions {
@@ -65,6 +71,7 @@ export interface IngestOptions {
  */
 const READ_AHEAD_CHUNKS = 1;
 const DEFAULT_HEADROOM_MS = 30_000;
+const DEFAULT_REQUEST_TIMEOUT_MS = 300_000;
 /**
  * Dead read buffers (S3 socket reads, gunzip output) allowed to pile up before a scavenge frees them. Per
  * chunk (8 MiB) was measured to leave about two chunks' worth at the peak: 1 GB peaked at 109-111 MiB against
@@ -103,11 +110,13 @@ export async function ingestObject(
   let rejectsWriter: RejectsWriter | undefined;
   let version: VersionKey | undefined = versionOf(ref.bucket, ref.key, ref.versionId, ref.eTag);
   let prior: PriorAttempts = { attempts: 0, loaded: false, committed: new Map() };
+  /** What inserts still in flight when the file failed had to say: kept in the file's reason. */
+  const drainNotes: string[] = [];
 
   const finish = async (error?: unknown): Promise<FileSummary> => {
     if (error !== undefined) {
       summary.status = 'failed';
-      summary.reason = describeError(error);
+      summary.reason = [describeError(error), ...drainNotes].join('; ');
       summary.errorCode = error instanceof ChuteError ? error.code : 'CLICKHOUSE_FAILED';
       // Keep what was rejected so far: it is usually what explains the failure.
       if (rejectsWriter !== undefined)
@@ -309,6 +318,7 @@ export async function ingestObject(
         if (await filling.hasData) {
           sent = streamWholeChunk(filling, streamTo, {
             abandonAt,
+            idleLimitMs: (deps.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS) / 2,
             sendAtLeast: sendAtLeast(deps.chunking.maxBytes),
           });
         }
@@ -330,7 +340,15 @@ export async function ingestObject(
       sent: Promise<void> | undefined,
       checkTime: boolean,
     ): Promise<LoadedChunk> => {
-      if (checkTime) checkHeadroom(options, where, chunk.index);
+      // Rows ClickHouse refused are isolated with more inserts: not without time for them. (A streamed chunk's
+      // clock was read before it; a refusal makes its load longer than the one insert that allowed for.)
+      const refused =
+        sent !== undefined &&
+        (await sent.then(
+          () => false,
+          (error: unknown) => error instanceof DataRejectedError,
+        ));
+      if (checkTime || refused) checkHeadroom(options, where, chunk.index);
       if (route.badRows.policy === 'fail' && chunk.rejected[0] !== undefined) {
         const first = chunk.rejected[0];
         throw new ChuteError(
@@ -431,16 +449,27 @@ export async function ingestObject(
 
     const inFlight: Promise<LoadedChunk | undefined>[] = [];
     let loadFailed = false;
+    let onLoadFailed: () => void = () => undefined;
+    const anyLoadFailed = new Promise<'failed'>((resolve) => {
+      onLoadFailed = () => resolve('failed');
+    });
     let readAll = false;
     try {
       for (;;) {
-        const filling = await reader.next();
+        // A chunk in flight that fails (given up for time, say) fails the file now, not once the next chunk
+        // opens, which can take as long as reading the rest of the failed one.
+        const opening = reader.next();
+        opening.catch(() => undefined); // surfaced below, unless a load failed first
+        const filling = await Promise.race([opening, anyLoadFailed]);
         if (filling === undefined) break;
-        // A chunk in flight has already failed: surface it now instead of inserting past it.
-        if (loadFailed) for (let next = inFlight.shift(); next; next = inFlight.shift()) await settle(next);
+        if (loadFailed || filling === 'failed') {
+          for (let next = inFlight.shift(); next; next = inFlight.shift()) await settle(next);
+          if (filling === 'failed') break; // not reached: settling the failed load threw
+        }
         const load = startLoad(filling);
         load.catch(() => {
           loadFailed = true; // surfaced when settled
+          onLoadFailed();
         });
         inFlight.push(load);
         if (inFlight.length >= deps.chunking.insertsInFlight)
@@ -458,8 +487,7 @@ export async function ingestObject(
       for (const flight of inFlight.splice(0)) {
         await settle(flight, true).catch((error: unknown) => {
           // The file has failed already; but rows committed with no record of them must not go unsaid.
-          if (error instanceof PartialCommitError)
-            summary.reason = `${summary.reason ?? ''}; ${error.message}`;
+          if (error instanceof PartialCommitError) drainNotes.push(error.message);
         });
       }
       // Whatever happened, no record is left being written once the file's own history row goes out.

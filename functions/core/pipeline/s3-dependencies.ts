@@ -19,5 +19,6 @@ export function s3IngestDependencies(
     rejects: new S3RejectsStore(s3, config.rejects.prefix),
     defaultDatabase,
     chunking: config.chunking,
+    requestTimeoutMs: config.clickhouse.requestTimeoutMs,
   };
 }

@@ -10,20 +10,23 @@ export interface StreamOptions {
    * that no insert is cut off by a timeout. Undefined: never.
    */
   readonly abandonAt: number | undefined;
+  /** The body is abandoned when its chunk has not grown for this long (the object stopped arriving). */
+  readonly idleLimitMs: number;
   /** Bytes sent at once (but the last piece): see FillingChunk.body. */
   readonly sendAtLeast: number;
 }
 
 /**
- * A streamed insert whose body was ended with poison instead of the rest of its chunk. `committed`: ClickHouse
- * took the poisoned body anyway, so part of the chunk may be in the table.
+ * A streamed insert whose body was ended with poison instead of the rest of its chunk. `committed`: whether
+ * ClickHouse took part of the chunk: `no` when it refused the poisoned rows, `yes` when it answered success,
+ * `unknown` when the request failed otherwise (the connection broke: 18.16 commits a body cut short).
  */
 export class AbandonedInsertError extends Error {
   override readonly name = 'AbandonedInsertError';
   readonly why: Abandoned;
-  readonly committed: boolean;
+  readonly committed: 'yes' | 'no' | 'unknown';
 
-  constructor(why: Abandoned, committed: boolean, options?: { cause?: unknown }) {
+  constructor(why: Abandoned, committed: 'yes' | 'no' | 'unknown', options?: { cause?: unknown }) {
     super(`streamed insert abandoned (${why.reason})`, options);
     this.why = why;
     this.committed = committed;
@@ -65,6 +68,7 @@ export function streamWholeChunk(
           abandoned = why;
         },
         outOfTime,
+        options.idleLimitMs,
       ),
       settings:
         token === undefined ? target.settings : { ...target.settings, insert_deduplication_token: token },
@@ -72,10 +76,12 @@ export function streamWholeChunk(
     .then(
       () => {
         // Set before the poison is handed to the request, so before ClickHouse can answer.
-        if (abandoned !== undefined) throw new AbandonedInsertError(abandoned, true);
+        if (abandoned !== undefined) throw new AbandonedInsertError(abandoned, 'yes');
       },
       (error: unknown) => {
-        throw abandoned === undefined ? error : new AbandonedInsertError(abandoned, false, { cause: error });
+        if (abandoned === undefined) throw error;
+        const refused = error instanceof DataRejectedError;
+        throw new AbandonedInsertError(abandoned, refused ? 'no' : 'unknown', { cause: error });
       },
     );
   sent.catch(() => undefined); // awaited by whoever loads the chunk
@@ -115,15 +121,31 @@ export async function closedOrFailed(
 
 /** The error a file fails with when one of its streamed inserts was abandoned. */
 export function abandonedFailure(error: AbandonedInsertError, where: string, index: number): Error {
-  if (error.committed) {
+  const why = {
+    time: 'out of time',
+    source: 'the object could not be read',
+    stalled: 'the object stopped arriving',
+  }[error.why.reason];
+  if (error.committed !== 'no') {
+    const what =
+      error.committed === 'yes'
+        ? 'ClickHouse committed the part it received instead of refusing it'
+        : `the request then failed (${describeError(error.cause)}), so ClickHouse may have committed the part it received (18.16 commits a body cut short)`;
     return new PartialCommitError(
       'CLICKHOUSE_FAILED',
-      `${where}: the insert of chunk ${index} had to be ended early (${error.why.reason === 'time' ? 'out of time' : 'the object could not be read'}), and ClickHouse committed the part it received instead of refusing it. Rows of that chunk may be in the table with no record of them: a retry would deduplicate the rest away (or, without deduplication, load the part twice). Check the table for this object's rows before retrying, and please report this`,
+      `${where}: the insert of chunk ${index} had to be ended early (${why}), and ${what}. Rows of that chunk may be in the table with no record of them: a retry would deduplicate the rest away (or, without deduplication, load the part twice). Check the table for this object's rows before retrying`,
+      { cause: error },
     );
   }
   if (error.why.reason === 'source') {
     const cause = error.why.error;
     return cause instanceof Error ? cause : new Error(describeError(cause));
+  }
+  if (error.why.reason === 'stalled') {
+    return new ChuteError(
+      'OBJECT_READ_FAILED',
+      `${where}: the object stopped arriving inside chunk ${index} for half the ClickHouse request timeout; its insert was ended, nothing of it committed, and the retry resumes with it`,
+    );
   }
   return new ChuteError(
     'TIMEOUT_HEADROOM',
