@@ -27,7 +27,7 @@ Bad rows:
                             file; s3://<bucket>/chute-rejects/ for an S3 object)
 
 Tuning:
-  --chunk-bytes <n>         bytes per insert (default 8388608)
+  --chunk-bytes <n>         bytes per insert (default 16777216)
   --chunk-rows <n>          rows per insert (default 500000)
   --max-record-bytes <n>    longest record accepted (default 1048576); longer ones are rejected
 

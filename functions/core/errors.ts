@@ -17,6 +17,7 @@ export type ChuteErrorCode =
   | 'CHUNKING_CHANGED'
   | 'TIMEOUT_HEADROOM'
   | 'LEDGER_LAYOUT'
+  | 'INSERT_CUT_SHORT'
   | 'USAGE';
 
 export class ChuteError extends Error {

@@ -81,6 +81,25 @@ describe('FillingChunk', () => {
     expect(why).toEqual([{ reason: 'time' }]);
   });
 
+  it('sends what has arrived at least every quarter of the idle limit, so that a slow object keeps the request alive', async () => {
+    const buffer = Buffer.alloc(MiB, 0x65);
+    const filling = new FillingChunk(0, 1, buffer, 0, 0, 0);
+    const why: Abandoned[] = [];
+    const pieces: Buffer[] = [];
+    const sending = (async () => {
+      for await (const piece of filling.body(POISON, 2 * MiB, (w) => why.push(w), undefined, 400)) {
+        pieces.push(Buffer.from(piece));
+      }
+    })();
+    filling.grow(100, 1); // far below 2 MiB
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    expect(pieces.map((p) => p.length)).toEqual([100]);
+    filling.close(closedChunk(buffer, 150, 2));
+    await sending;
+    expect(pieces.map((p) => p.length)).toEqual([100, 50]);
+    expect(why).toEqual([]);
+  });
+
   it('sends the rest of a chunk that closed, however late: only a chunk still filling is given up', async () => {
     const buffer = Buffer.alloc(MiB, 0x64);
     const filling = new FillingChunk(0, 1, buffer, 0, 0, 0);

@@ -3,7 +3,9 @@ import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { parseConfig, parseRoute } from '../../functions/core/config/parse.ts';
 import type { ChunkingConfig, Route } from '../../functions/core/config/schema.ts';
+import { checkSameCut, cutSignature } from '../../functions/core/pipeline/cut-rules.ts';
 import { type IngestDependencies, ingestObject } from '../../functions/core/pipeline/ingest-object.ts';
+import { PARTIAL_COMMIT_CUT } from '../../functions/core/pipeline/streamed-insert.ts';
 import type { FileSummary } from '../../functions/core/pipeline/summary.ts';
 import type {
   CommittedChunk,
@@ -672,5 +674,41 @@ describe('ingestObject: chunk buffers of small objects', () => {
     expect(summary.status).toBe('loaded');
     expect(summary.rowsInserted).toBe(many.length);
     expect(h.warehouse.committed).toEqual(many);
+  });
+});
+
+describe('ingestObject, a streamed insert ClickHouse takes although it was ended early', () => {
+  it('fails the file with INSERT_CUT_SHORT and marks the chunk so that no retry loads the file', async () => {
+    const bytes = csvFile(csvRows(2000));
+    // The object breaks off inside its first chunk: the streamed body is ended with the poison, which this
+    // fake ClickHouse commits anyway (as a server that took it, or whose connection broke, might).
+    async function* breaking(): AsyncGenerator<Buffer> {
+      yield bytes.subarray(0, 20_000);
+      throw new Error('connection reset by peer');
+    }
+    const h = harness('in/cut.csv', bytes, 'automatic', { maxBytes: 64 * 1024 });
+    const deps: IngestDependencies = {
+      ...h.deps,
+      objects: {
+        open: async () => ({
+          body: Readable.from(breaking()),
+          size: bytes.length,
+          eTag: '"etag-1"',
+          versionId: 'v1',
+        }),
+      },
+    };
+    const summary = await ingestObject(deps, ROUTE, h.ref);
+    expect(summary).toMatchObject({ status: 'failed', errorCode: 'INSERT_CUT_SHORT' });
+    expect(summary.reason).toMatch(/Rows of that chunk may be in the table/);
+    expect(summary.reason).toMatch(
+      /the load history marks chunk 0, so every retry fails \(CHUNKING_CHANGED\)/,
+    );
+    expect(h.ledger.chunks).toEqual([{ chunk: 0, rowsInserted: 0, rejected: [], cut: PARTIAL_COMMIT_CUT }]);
+    // What a retry does with that record: refuse, whatever its own rules.
+    const committed = new Map(h.ledger.chunks.map((chunk) => [chunk.chunk, chunk]));
+    expect(() =>
+      checkSameCut(committed, cutSignature(ROUTE, deps.chunking), 's3://landing/in/cut.csv'),
+    ).toThrow(expect.objectContaining({ code: 'CHUNKING_CHANGED' }));
   });
 });

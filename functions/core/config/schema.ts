@@ -119,8 +119,8 @@ export const ChunkingSchema = z
   .object({
     /**
      * An insert closes at the first record boundary past this many bytes. Default 16 MiB: inserts stream while
-     * their chunk fills, so one buffer of this size is all a clean file holds, and half as many chunk
-     * boundaries as 8 MiB measured 10-15% faster. On servers that parse in parallel chute raises the parsing
+     * their chunk fills, so one buffer of this size is all a clean file holds; half as many chunk boundaries
+     * as 8 MiB were 10-15% faster in a scratch loader (BENCHMARKS.md), a few points in chute's full runs. On servers that parse in parallel chute raises the parsing
      * unit past this size, so one insert stays one atomic block.
      */
     maxBytes: z

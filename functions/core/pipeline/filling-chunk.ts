@@ -135,6 +135,10 @@ export class FillingChunk {
     idleLimitMs = Number.POSITIVE_INFINITY,
   ): AsyncGenerator<Buffer> {
     let sent = 0;
+    let sentAt = Date.now();
+    // While the object trickles in, what has arrived goes out at least this often, so that the request's
+    // socket is never idle long enough for the client to cut it.
+    const flushMs = Math.min(1000, idleLimitMs / 4);
     for (;;) {
       if (this.#failure !== undefined) {
         onAbandon({ reason: 'source', ...this.#failure });
@@ -153,13 +157,19 @@ export class FillingChunk {
         yield poison;
         return;
       }
-      if (this.#mark - sent >= atLeast) {
+      const flushLeftMs = flushMs - (Date.now() - sentAt);
+      if (this.#mark - sent >= atLeast || (this.#mark > sent && flushLeftMs <= 0)) {
         const piece = this.#buffer.subarray(sent, this.#mark);
         sent = this.#mark;
+        sentAt = Date.now();
         yield piece;
         continue;
       }
-      const waitMs = Math.min(time?.waitMs ?? Number.POSITIVE_INFINITY, idleLeftMs);
+      const waitMs = Math.min(
+        time?.waitMs ?? Number.POSITIVE_INFINITY,
+        idleLeftMs,
+        this.#mark > sent ? flushLeftMs : Number.POSITIVE_INFINITY,
+      );
       await this.#nextChange(Number.isFinite(waitMs) ? waitMs : undefined);
     }
   }

@@ -29,6 +29,7 @@ import {
   AbandonedInsertError,
   abandonedFailure,
   closedOrFailed,
+  PARTIAL_COMMIT_CUT,
   PartialCommitError,
   streamWholeChunk,
 } from './streamed-insert.ts';
@@ -110,13 +111,15 @@ export async function ingestObject(
   let rejectsWriter: RejectsWriter | undefined;
   let version: VersionKey | undefined = versionOf(ref.bucket, ref.key, ref.versionId, ref.eTag);
   let prior: PriorAttempts = { attempts: 0, loaded: false, committed: new Map() };
-  /** What inserts still in flight when the file failed had to say: kept in the file's reason. */
-  const drainNotes: string[] = [];
+  /** Inserts still in flight when the file failed that may have committed in part: kept in the reason. */
+  const cutShort: PartialCommitError[] = [];
 
   const finish = async (error?: unknown): Promise<FileSummary> => {
     if (error !== undefined) {
       summary.status = 'failed';
-      summary.reason = [describeError(error), ...drainNotes].join('; ');
+      summary.reason = [describeError(error), ...cutShort.map((e) => e.message)].join('; ');
+      if (error instanceof PartialCommitError) cutShort.push(error);
+      await markCutShort();
       summary.errorCode = error instanceof ChuteError ? error.code : 'CLICKHOUSE_FAILED';
       // Keep what was rejected so far: it is usually what explains the failure.
       if (rejectsWriter !== undefined)
@@ -130,6 +133,25 @@ export async function ingestObject(
       });
     }
     return summary;
+  };
+  /**
+   * A chunk whose insert may have committed in part gets a load-history record that no retry's cut rules
+   * match: Lambda's own retries then fail (CHUNKING_CHANGED) instead of deduplicating the rest of that chunk
+   * away, until someone has checked the table and deleted the record.
+   */
+  const markCutShort = async (): Promise<void> => {
+    if (deps.ledger === undefined || version === undefined) return;
+    for (const error of cutShort) {
+      const marked = await deps.ledger
+        .recordChunk(version, { chunk: error.chunk, rowsInserted: 0, rejected: [], cut: PARTIAL_COMMIT_CUT })
+        .then(
+          () =>
+            `the load history marks chunk ${error.chunk}, so every retry fails (CHUNKING_CHANGED) until that record is deleted`,
+          (ledgerError: unknown) =>
+            `marking chunk ${error.chunk} in the load history failed too (${describeError(ledgerError)}): a retry would not stop`,
+        );
+      summary.reason = `${summary.reason ?? ''}; ${marked}`;
+    }
   };
   const alreadyLoaded = async (): Promise<boolean> => {
     if (deps.ledger === undefined || version === undefined) return false;
@@ -487,7 +509,7 @@ export async function ingestObject(
       for (const flight of inFlight.splice(0)) {
         await settle(flight, true).catch((error: unknown) => {
           // The file has failed already; but rows committed with no record of them must not go unsaid.
-          if (error instanceof PartialCommitError) drainNotes.push(error.message);
+          if (error instanceof PartialCommitError) cutShort.push(error);
         });
       }
       // Whatever happened, no record is left being written once the file's own history row goes out.

@@ -33,8 +33,27 @@ export class AbandonedInsertError extends Error {
   }
 }
 
-/** ClickHouse committed an insert that was meant to be refused: rows of one chunk may be in the table. */
-export class PartialCommitError extends ChuteError {}
+/**
+ * ClickHouse may have committed part of an insert that was meant to be refused: rows of one chunk may be in the
+ * table with no record of them. `chunk` is the chunk's index: the file's load history marks it (see
+ * PARTIAL_COMMIT_CUT), so that no retry loads the file until someone has looked.
+ */
+export class PartialCommitError extends ChuteError {
+  readonly chunk: number;
+
+  constructor(chunk: number, message: string, options?: { cause?: unknown }) {
+    super('INSERT_CUT_SHORT', message, options);
+    this.chunk = chunk;
+  }
+}
+
+/**
+ * Recorded as the `cut` of a chunk whose insert may have committed in part. A retry compares every recorded
+ * chunk's cut with its own and refuses (CHUNKING_CHANGED) when they differ: this one never matches, so Lambda's
+ * own retries cannot deduplicate the rest of that chunk away, or load its committed part twice.
+ */
+export const PARTIAL_COMMIT_CUT =
+  'none: an insert of this chunk was ended early and may have committed part of it; check the table for this object version\'s rows, then delete this record (README, "The load history") to retry';
 
 /**
  * Starts the insert of a chunk's rows as they reach its buffer: ClickHouse parses the chunk while the object
@@ -132,8 +151,8 @@ export function abandonedFailure(error: AbandonedInsertError, where: string, ind
         ? 'ClickHouse committed the part it received instead of refusing it'
         : `the request then failed (${describeError(error.cause)}), so ClickHouse may have committed the part it received (18.16 commits a body cut short)`;
     return new PartialCommitError(
-      'CLICKHOUSE_FAILED',
-      `${where}: the insert of chunk ${index} had to be ended early (${why}), and ${what}. Rows of that chunk may be in the table with no record of them: a retry would deduplicate the rest away (or, without deduplication, load the part twice). Check the table for this object's rows before retrying`,
+      index,
+      `${where}: the insert of chunk ${index} had to be ended early (${why}), and ${what}. Rows of that chunk may be in the table with no record of them: check the table for this object version's rows before loading it again`,
       { cause: error },
     );
   }
