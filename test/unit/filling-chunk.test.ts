@@ -2,23 +2,10 @@ import { describe, expect, it } from 'vitest';
 import type { Chunk } from '../../functions/core/pipeline/chunk.ts';
 import type { Abandoned } from '../../functions/core/pipeline/filling-chunk.ts';
 import { FillingChunk } from '../../functions/core/pipeline/filling-chunk.ts';
+import { closedChunk } from '../fixtures/chunks.ts';
 
 const POISON = Buffer.from('"a"b\n');
 const MiB = 1024 * 1024;
-
-function closedChunk(buffer: Buffer, used: number, rows: number): Chunk {
-  return {
-    index: 0,
-    body: buffer.subarray(0, used),
-    prefixBytes: 0,
-    rows,
-    firstRow: 1,
-    firstLine: 1,
-    skips: [],
-    rejected: [],
-    bytesThrough: used,
-  };
-}
 
 async function collect(body: AsyncIterable<Buffer>): Promise<Buffer[]> {
   const pieces: Buffer[] = [];
@@ -29,7 +16,7 @@ async function collect(body: AsyncIterable<Buffer>): Promise<Buffer[]> {
 describe('FillingChunk', () => {
   it('sends the bytes as they become final, in pieces of at least 2 MiB but the last, and ends when it closes', async () => {
     const buffer = Buffer.alloc(5 * MiB, 0x61);
-    const filling = new FillingChunk(0, 1, buffer, 0, 0, 0);
+    const filling = new FillingChunk(0, buffer, 0, 0, 0);
     const why: Abandoned[] = [];
     const sent = collect(filling.body(POISON, 2 * MiB, (w) => why.push(w), undefined));
     const tick = () => new Promise((resolve) => setImmediate(resolve));
@@ -49,7 +36,7 @@ describe('FillingChunk', () => {
 
   it('ends with the poison, and says why, when the object cannot be read to the chunk’s end', async () => {
     const buffer = Buffer.alloc(3 * MiB, 0x62);
-    const filling = new FillingChunk(2, 40, buffer, 0, 0, 0);
+    const filling = new FillingChunk(2, buffer, 0, 0, 0);
     const why: Abandoned[] = [];
     const sent = collect(filling.body(POISON, 2 * MiB, (w) => why.push(w), undefined));
     filling.grow(3 * MiB - 1, 1);
@@ -65,7 +52,7 @@ describe('FillingChunk', () => {
 
   it('ends with the poison once the time to give up has come, even while no byte arrives', async () => {
     const buffer = Buffer.alloc(MiB, 0x63);
-    const filling = new FillingChunk(0, 1, buffer, 0, 100, 0);
+    const filling = new FillingChunk(0, buffer, 0, 100, 0);
     const why: Abandoned[] = [];
     const giveUpAt = Date.now() + 50;
     const sent = collect(
@@ -83,7 +70,7 @@ describe('FillingChunk', () => {
 
   it('sends what has arrived at least every quarter of the idle limit, so that a slow object keeps the request alive', async () => {
     const buffer = Buffer.alloc(MiB, 0x65);
-    const filling = new FillingChunk(0, 1, buffer, 0, 0, 0);
+    const filling = new FillingChunk(0, buffer, 0, 0, 0);
     const why: Abandoned[] = [];
     const pieces: Buffer[] = [];
     const sending = (async () => {
@@ -102,7 +89,7 @@ describe('FillingChunk', () => {
 
   it('sends the rest of a chunk that closed, however late: only a chunk still filling is given up', async () => {
     const buffer = Buffer.alloc(MiB, 0x64);
-    const filling = new FillingChunk(0, 1, buffer, 0, 0, 0);
+    const filling = new FillingChunk(0, buffer, 0, 0, 0);
     filling.close(closedChunk(buffer, 1000, 10));
     const why: Abandoned[] = [];
     const pieces = await collect(
@@ -124,14 +111,14 @@ describe('FillingChunk', () => {
       snapshots++;
       return closedChunk(buffer, 30, 5);
     };
-    const filling = new FillingChunk(0, 1, buffer, 0, 0, 0, partial);
+    const filling = new FillingChunk(0, buffer, 0, 0, 0, partial);
     const first = filling.firstRows(5);
     filling.grow(10, 2);
     filling.grow(30, 5);
     await expect(first).resolves.toMatchObject({ rows: 5 });
     expect(snapshots).toBe(1);
 
-    const short = new FillingChunk(1, 1, buffer, 0, 0, 0, partial);
+    const short = new FillingChunk(1, buffer, 0, 0, 0, partial);
     const waiting = short.firstRows(100);
     const whole = closedChunk(buffer, 12, 3);
     short.close(whole);
@@ -139,11 +126,11 @@ describe('FillingChunk', () => {
   });
 
   it('tells that a chunk held no row: a header alone, or a chunk that closed empty', async () => {
-    const header = new FillingChunk(0, 1, Buffer.from('id,name\n'), 8, 8, 0);
+    const header = new FillingChunk(0, Buffer.from('id,name\n'), 8, 8, 0);
     header.close(undefined);
     await expect(header.hasData).resolves.toBe(false);
     await expect(header.closed).resolves.toBeUndefined();
-    const withRow = new FillingChunk(1, 2, Buffer.alloc(64), 8, 8, 0);
+    const withRow = new FillingChunk(1, Buffer.alloc(64), 8, 8, 0);
     withRow.grow(20, 1);
     await expect(withRow.hasData).resolves.toBe(true);
   });

@@ -10,6 +10,7 @@ import {
   streamWholeChunk,
 } from '../../functions/core/pipeline/streamed-insert.ts';
 import { DataRejectedError, type RawInsert } from '../../functions/core/ports/warehouse.ts';
+import { closedChunk } from '../fixtures/chunks.ts';
 
 const POISON = Buffer.from('"a"b\n');
 const WHERE = 's3://bucket/file.csv';
@@ -36,7 +37,7 @@ describe('streamWholeChunk', () => {
   it('sends the whole chunk with the whole chunk’s token and settles with ClickHouse’s answer', async () => {
     const buffer = Buffer.alloc(64);
     rows.copy(buffer);
-    const filling = new FillingChunk(4, 1, buffer, 0, rows.length, 0);
+    const filling = new FillingChunk(4, buffer, 0, rows.length, 0);
     let body: Buffer | undefined;
     const seen: RawInsert[] = [];
     const sent = streamWholeChunk(
@@ -46,17 +47,7 @@ describe('streamWholeChunk', () => {
       }, seen),
       { abandonAt: undefined, idleLimitMs: 60_000, sendAtLeast: 1 },
     );
-    filling.close({
-      index: 4,
-      body: buffer.subarray(0, rows.length),
-      prefixBytes: 0,
-      rows: 3,
-      firstRow: 1,
-      firstLine: 1,
-      skips: [],
-      rejected: [],
-      bytesThrough: rows.length,
-    });
+    filling.close(closedChunk(buffer, rows.length, 3, 4));
     await expect(sent).resolves.toBeUndefined();
     expect(body?.toString()).toBe('1\n2\n3\n');
     expect(seen[0]?.settings.insert_deduplication_token).toBe('v:4:whole');
@@ -69,7 +60,7 @@ describe('streamWholeChunk', () => {
       ['unknown', async () => Promise.reject(new Error('socket hang up'))],
     ];
     for (const [committed, answer] of answers) {
-      const filling = new FillingChunk(0, 1, Buffer.from(rows), 0, rows.length, 0);
+      const filling = new FillingChunk(0, Buffer.from(rows), 0, rows.length, 0);
       const bodies: Buffer[] = [];
       const sent = streamWholeChunk(
         filling,
@@ -98,7 +89,7 @@ describe('streamWholeChunk', () => {
   });
 
   it('gives up a body whose chunk stops growing before the client’s idle timeout would cut it', async () => {
-    const filling = new FillingChunk(1, 1, Buffer.from(rows), 0, rows.length, 0);
+    const filling = new FillingChunk(1, Buffer.from(rows), 0, rows.length, 0);
     const bodies: Buffer[] = [];
     const sent = streamWholeChunk(
       filling,
@@ -121,7 +112,7 @@ describe('streamWholeChunk', () => {
 
 describe('closedOrFailed', () => {
   it('fails at once when the streamed insert fails for a reason other than the rows', async () => {
-    const filling = new FillingChunk(0, 1, Buffer.from(rows), 0, rows.length, 0);
+    const filling = new FillingChunk(0, Buffer.from(rows), 0, rows.length, 0);
     const lost = new Error('ECONNRESET');
     const sent = streamWholeChunk(
       filling,
@@ -138,7 +129,7 @@ describe('closedOrFailed', () => {
   });
 
   it('fails at once, without waiting for the chunk to close, when the body is given up for time', async () => {
-    const filling = new FillingChunk(2, 1, Buffer.from(rows), 0, rows.length, 0);
+    const filling = new FillingChunk(2, Buffer.from(rows), 0, rows.length, 0);
     const sent = streamWholeChunk(
       filling,
       target(async () => {
@@ -158,7 +149,7 @@ describe('closedOrFailed', () => {
   it('waits for the chunk to close when ClickHouse refused its rows: they are isolated afterwards', async () => {
     const buffer = Buffer.alloc(64);
     rows.copy(buffer);
-    const filling = new FillingChunk(0, 1, buffer, 0, rows.length, 0);
+    const filling = new FillingChunk(0, buffer, 0, rows.length, 0);
     const refusal = new DataRejectedError('Cannot parse input', '27', 2);
     let refuse: () => void = () => undefined;
     const refused = new Promise<void>((resolve) => {
@@ -178,17 +169,7 @@ describe('closedOrFailed', () => {
     const closed = closedOrFailed(filling, sent, WHERE);
     refuse();
     await expect(sent).rejects.toBe(refusal);
-    const chunk = {
-      index: 0,
-      body: buffer.subarray(0, rows.length),
-      prefixBytes: 0,
-      rows: 3,
-      firstRow: 1,
-      firstLine: 1,
-      skips: [],
-      rejected: [],
-      bytesThrough: rows.length,
-    };
+    const chunk = closedChunk(buffer, rows.length, 3);
     filling.close(chunk);
     await expect(closed).resolves.toBe(chunk);
   });

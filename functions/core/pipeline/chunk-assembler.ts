@@ -94,7 +94,6 @@ export class ChunkAssembler {
         readonly used: number;
         readonly rows: number;
         readonly prefixBytes: number;
-        readonly firstLine: number;
       }
     | undefined {
     if (this.#body === undefined) return undefined;
@@ -104,7 +103,6 @@ export class ChunkAssembler {
       used: this.#used,
       rows: this.#rows,
       prefixBytes: this.#prefixLength(),
-      firstLine: this.#firstLine,
     };
   }
 

@@ -23,8 +23,6 @@ export type Abandoned =
 export class FillingChunk {
   /** 0-based position in the object, as the closed chunk will have it. */
   readonly index: number;
-  /** Physical line the chunk's first record is on, for messages before it closes. */
-  readonly firstLine: number;
   readonly prefixBytes: number;
   /** Whether any row reached the buffer (false: the chunk closed, or failed, with none). */
   readonly hasData: Promise<boolean>;
@@ -45,7 +43,6 @@ export class FillingChunk {
 
   constructor(
     index: number,
-    firstLine: number,
     buffer: Buffer,
     prefixBytes: number,
     mark: number,
@@ -55,7 +52,6 @@ export class FillingChunk {
     this.index = index;
     this.#rows = rows;
     this.#partial = partial;
-    this.firstLine = firstLine;
     this.#buffer = buffer;
     this.prefixBytes = prefixBytes;
     this.#mark = mark;

@@ -138,14 +138,7 @@ export class ChunkReader {
       const filling =
         this.#filling?.index === chunk.index
           ? this.#filling
-          : this.#open(
-              chunk.index,
-              chunk.firstLine,
-              chunk.body,
-              chunk.prefixBytes,
-              chunk.body.length,
-              chunk.rows,
-            );
+          : this.#open(chunk.index, chunk.body, chunk.prefixBytes, chunk.body.length, chunk.rows);
       filling.close(chunk);
       this.#filling = undefined;
       this.#source.onClosed?.(chunk);
@@ -156,30 +149,15 @@ export class ChunkReader {
       this.#filling?.close(undefined);
       this.#filling = undefined;
     } else if (this.#filling?.index === open.index) this.#filling.grow(open.used, open.rows);
-    else
-      this.#filling = this.#open(
-        open.index,
-        open.firstLine,
-        open.body,
-        open.prefixBytes,
-        open.used,
-        open.rows,
-      );
+    else this.#filling = this.#open(open.index, open.body, open.prefixBytes, open.used, open.rows);
     this.#wakeConsumer();
   }
 
-  #open(
-    index: number,
-    firstLine: number,
-    body: Buffer,
-    prefixBytes: number,
-    mark: number,
-    rows: number,
-  ): FillingChunk {
+  #open(index: number, body: Buffer, prefixBytes: number, mark: number, rows: number): FillingChunk {
     // Valid while this chunk is the one open: after it closes, the filling chunk answers with the chunk itself.
     const partial = () =>
       this.#assembler.openChunk?.index === index ? this.#assembler.snapshot() : undefined;
-    const filling = new FillingChunk(index, firstLine, body, prefixBytes, mark, rows, partial);
+    const filling = new FillingChunk(index, body, prefixBytes, mark, rows, partial);
     this.#opened.push(filling);
     return filling;
   }
