@@ -7,12 +7,13 @@
  * exactly-once-processes.test.ts.
  */
 import type { S3Event } from 'aws-lambda';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { S3ObjectStore } from '../../functions/core/adapters/s3-object-store.ts';
 import type { ChuteConfig } from '../../functions/core/config/schema.ts';
 import type { IngestDependencies } from '../../functions/core/pipeline/ingest-object.ts';
 import type { FileSummary } from '../../functions/core/pipeline/summary.ts';
 import { type EventContext, processS3Event } from '../../functions/ingest/process-event.ts';
+import { useEngineAndS3 } from '../fixtures/engine-and-s3.ts';
 import { clockRunningOutAfter } from '../fixtures/faults/clock.ts';
 import { FAULT_TABLE_COLUMNS, type FaultFile, faultFile } from '../fixtures/faults/data.ts';
 import { chunksOf, exactly, historyOf, idsOf, tableState } from '../fixtures/faults/ledger.ts';
@@ -27,7 +28,7 @@ import {
   serverEngine,
   testConfig,
 } from '../fixtures/loader.ts';
-import { createS3rverClient, type RunningS3, startS3Server } from '../fixtures/s3.ts';
+import { createS3rverClient } from '../fixtures/s3.ts';
 import { uniqueName } from '../fixtures/tables.ts';
 
 /** Small chunks, so that a 2,000-row file is about 25 chunks and a fault can land between two of them. */
@@ -50,36 +51,25 @@ const engines: [string, EngineCase][] = [
 ];
 
 describe.each(engines)('exactly-once under faults on %s', (_name, { open, tokens }) => {
-  let engine: Engine;
-  let s3: RunningS3;
   const bucket = 'landing';
   const delivery = tokens ? 'exactly-once' : 'at-least-once';
-
-  beforeAll(async () => {
-    engine = open();
-    s3 = await startS3Server();
-    await s3.createBucket(bucket);
-  });
-  afterAll(async () => {
-    await s3?.stop();
-    await engine?.close();
-  });
+  const ctx = useEngineAndS3(open, bucket);
 
   async function setUp(file: FaultFile) {
     const table = uniqueName('exactly_once');
-    await engine.client.command({
-      query: `CREATE TABLE ${table} (${FAULT_TABLE_COLUMNS}) ${engine.mergeTree('id')}`,
+    await ctx.engine.client.command({
+      query: `CREATE TABLE ${table} (${FAULT_TABLE_COLUMNS}) ${ctx.engine.mergeTree('id')}`,
     });
     const key = `in/${uniqueName('file')}.csv`;
     const config = testConfig([{ prefix: 'in/', format: 'csv', table }], { chunking: CHUNKING });
-    const event = await putObject(s3, bucket, key, file.body);
+    const event = await putObject(ctx.s3, bucket, key, file.body);
     return { table, key, config, event };
   }
 
   async function deliver(
     event: S3Event,
     config: ChuteConfig,
-    deps: IngestDependencies = dependencies(engine, s3, config),
+    deps: IngestDependencies = dependencies(ctx.engine, ctx.s3, config),
     context: EventContext = {},
   ): Promise<{ summary: FileSummary; error: unknown }> {
     const reporter = new RecordingReporter();
@@ -99,7 +89,7 @@ describe.each(engines)('exactly-once under faults on %s', (_name, { open, tokens
    * records never account for more rows than the file has.
    */
   async function expectEachChunkRecordedOnce(key: string, file: FaultFile, chunks: number) {
-    const records = await chunksOf(engine.client, bucket, key);
+    const records = await chunksOf(ctx.engine.client, bucket, key);
     expect(records.map((r) => r.chunk)).toEqual(Array.from({ length: chunks - 1 }, (_, i) => i));
     expect(records.reduce((sum, r) => sum + r.rows_inserted, 0)).toBeLessThan(file.goodIds.length);
     expect(records.reduce((sum, r) => sum + r.rows_rejected, 0)).toBeLessThanOrEqual(file.rejects.length);
@@ -121,16 +111,16 @@ describe.each(engines)('exactly-once under faults on %s', (_name, { open, tokens
       chunksResumed: 0,
     });
     expect(first.summary.chunks).toBeGreaterThan(10);
-    expect(await idsOf(engine.client, table)).toEqual(file.goodIds);
+    expect(await idsOf(ctx.engine.client, table)).toEqual(file.goodIds);
 
     const again = await deliver(event, config);
     expect(again.error).toBeUndefined();
     expect(again.summary).toMatchObject({ status: 'skipped', attempt: 2, rowsInserted: 0 });
     expect(again.summary.reason).toMatch(/already loaded/);
 
-    expect(await idsOf(engine.client, table)).toEqual(file.goodIds);
-    expect(await rejectsAt(s3.client, first.summary.rejectsLocation)).toEqual(file.rejects);
-    expect(await historyOf(engine.client, bucket, key)).toMatchObject([
+    expect(await idsOf(ctx.engine.client, table)).toEqual(file.goodIds);
+    expect(await rejectsAt(ctx.s3.client, first.summary.rejectsLocation)).toEqual(file.rejects);
+    expect(await historyOf(ctx.engine.client, bucket, key)).toMatchObject([
       {
         attempt: 1,
         status: 'loaded',
@@ -150,16 +140,16 @@ describe.each(engines)('exactly-once under faults on %s', (_name, { open, tokens
 
     // Two invocations of the same event in parallel, each with its own clients, as two Lambda instances.
     const [a, b] = await Promise.all([
-      deliver(event, config, dependencies(engine, s3, config)),
-      deliver(event, config, dependencies(engine, s3, config)),
+      deliver(event, config, dependencies(ctx.engine, ctx.s3, config)),
+      deliver(event, config, dependencies(ctx.engine, ctx.s3, config)),
     ]);
     expect([a.error, b.error]).toEqual([undefined, undefined]);
-    const history = await historyOf(engine.client, bucket, key);
-    const records = await chunksOf(engine.client, bucket, key);
-    const state = await tableState(engine.client, table);
+    const history = await historyOf(ctx.engine.client, bucket, key);
+    const records = await chunksOf(ctx.engine.client, bucket, key);
+    const state = await tableState(ctx.engine.client, table);
     const loads = history.filter((row) => row.status === 'loaded');
     console.log(
-      `${engine.name}, one event twice at once: statuses ${[a.summary.status, b.summary.status].join('+')}, ` +
+      `${ctx.engine.name}, one event twice at once: statuses ${[a.summary.status, b.summary.status].join('+')}, ` +
         `history ${history.map((h) => `${h.attempt}:${h.status}`).join(', ')}, ` +
         `${records.length} chunk records for ${a.summary.chunks} chunks, table ${state.count} rows (${state.distinct} distinct) for ${file.goodIds.length} good rows`,
     );
@@ -180,7 +170,7 @@ describe.each(engines)('exactly-once under faults on %s', (_name, { open, tokens
     // Whichever engine: no good row is lost, no bad row lands, and the rejects are complete.
     expect(state.distinct).toBe(file.goodIds.length);
     expect(state.idSum).toBe(exactly(file.goodIds).idSum);
-    expect(await rejectsAt(s3.client, a.summary.rejectsLocation)).toEqual(file.rejects);
+    expect(await rejectsAt(ctx.s3.client, a.summary.rejectsLocation)).toEqual(file.rejects);
 
     if (tokens) {
       // A second copy of an insert carries the first one's token: ClickHouse drops it. Exactly once.
@@ -205,13 +195,13 @@ describe.each(engines)('exactly-once under faults on %s', (_name, { open, tokens
     expect(file.body.length).toBeGreaterThan(40_000);
     // GETs go through a proxy that resets the first connection after 20,000 response bytes (headers
     // included: the SDK's send() succeeded, the body fails part-way, and nothing in the SDK retries that).
-    const proxy = await startCuttingProxy(s3.endpoint, {
+    const proxy = await startCuttingProxy(ctx.s3.endpoint, {
       cutAfterResponseBytes: 20_000,
       requestStartsWith: 'GET ',
     });
     const proxied = createS3rverClient(proxy.endpoint);
     try {
-      const deps = { ...dependencies(engine, s3, config), objects: new S3ObjectStore(proxied) };
+      const deps = { ...dependencies(ctx.engine, ctx.s3, config), objects: new S3ObjectStore(proxied) };
       const first = await deliver(event, config, deps);
       expect(proxy.cuts()).toBe(1);
       expect(first.summary.status).toBe('failed');
@@ -223,7 +213,7 @@ describe.each(engines)('exactly-once under faults on %s', (_name, { open, tokens
       expect(String(first.error)).toContain(label);
       expect.soft(first.summary.reason).toContain(label);
       expect.soft(first.summary.errorCode).toBe('OBJECT_READ_FAILED');
-      const committed = await chunksOf(engine.client, bucket, key);
+      const committed = await chunksOf(ctx.engine.client, bucket, key);
       expect(committed.length).toBeGreaterThan(0);
 
       const retry = await deliver(event, config, deps);
@@ -237,9 +227,9 @@ describe.each(engines)('exactly-once under faults on %s', (_name, { open, tokens
         rowsRejected: 3,
         chunksResumed: committed.length,
       });
-      expect(await tableState(engine.client, table)).toEqual(exactly(file.goodIds));
-      expect(await rejectsAt(s3.client, retry.summary.rejectsLocation)).toEqual(file.rejects);
-      const history = await historyOf(engine.client, bucket, key);
+      expect(await tableState(ctx.engine.client, table)).toEqual(exactly(file.goodIds));
+      expect(await rejectsAt(ctx.s3.client, retry.summary.rejectsLocation)).toEqual(file.rejects);
+      const history = await historyOf(ctx.engine.client, bucket, key);
       expect(history.map((h) => [h.attempt, h.status])).toEqual([
         [1, 'failed'],
         [2, 'loaded'],
@@ -264,12 +254,12 @@ describe.each(engines)('exactly-once under faults on %s', (_name, { open, tokens
     expect(first.summary).toMatchObject({ status: 'failed', errorCode: 'TIMEOUT_HEADROOM', attempt: 1 });
     expect(first.summary.reason).toMatch(/stopped before chunk 5 with 1000 ms left \(headroom 30000 ms\)/);
     expect(first.error).toMatchObject({ code: 'TIMEOUT_HEADROOM' });
-    const partial = await chunksOf(engine.client, bucket, key);
+    const partial = await chunksOf(ctx.engine.client, bucket, key);
     expect(partial.map((r) => r.chunk)).toEqual([0, 1, 2, 3, 4]);
     const partialRows = partial.reduce((sum, r) => sum + r.rows_inserted, 0);
     expect(first.summary.rowsInserted).toBe(partialRows);
     // What the first attempt committed is in the table, once: the table never holds more than the ledger says.
-    expect((await tableState(engine.client, table)).count).toBe(partialRows);
+    expect((await tableState(ctx.engine.client, table)).count).toBe(partialRows);
 
     const retry = await deliver(event, config, undefined, { remainingTimeMs: () => 600_000 });
     expect(retry.error).toBeUndefined();
@@ -281,10 +271,10 @@ describe.each(engines)('exactly-once under faults on %s', (_name, { open, tokens
       rowsRejected: 3,
       chunksResumed: k,
     });
-    expect(await tableState(engine.client, table)).toEqual(exactly(file.goodIds));
+    expect(await tableState(ctx.engine.client, table)).toEqual(exactly(file.goodIds));
     // Row 10's reject was found by the first attempt (chunk 0, resumed): re-emitted from the ledger.
-    expect(await rejectsAt(s3.client, retry.summary.rejectsLocation)).toEqual(file.rejects);
-    const history = await historyOf(engine.client, bucket, key);
+    expect(await rejectsAt(ctx.s3.client, retry.summary.rejectsLocation)).toEqual(file.rejects);
+    const history = await historyOf(ctx.engine.client, bucket, key);
     expect(history).toMatchObject([
       { attempt: 1, status: 'failed', rows_inserted: partialRows, delivery },
       {
@@ -306,7 +296,7 @@ describe.each(engines)('exactly-once under faults on %s', (_name, { open, tokens
     // A load history made by a chute that did not record how objects were cut: its _chunks table lacks `cut`
     // (moved aside to _chunks_v1 on first use, and read beside the new rows).
     const history = uniqueName('history');
-    await engine.client.command({
+    await ctx.engine.client.command({
       query: `CREATE TABLE ${history}_chunks (bucket String, key String, version String, chunk UInt32,
         rows_inserted UInt64, rows_rejected UInt64, rejects String, committed DateTime('UTC'))
         ENGINE = MergeTree ORDER BY (bucket, key, version, chunk)`,
@@ -318,9 +308,9 @@ describe.each(engines)('exactly-once under faults on %s', (_name, { open, tokens
       remainingTimeMs: clockRunningOutAfter(6).remainingTimeMs,
     });
     expect(first.summary).toMatchObject({ status: 'failed', errorCode: 'TIMEOUT_HEADROOM' });
-    const partial = await chunksOf(engine.client, bucket, key, `${history}_chunks`);
+    const partial = await chunksOf(ctx.engine.client, bucket, key, `${history}_chunks`);
     expect(partial.map((r) => r.chunk)).toEqual([0, 1, 2, 3, 4]);
-    const partialRows = (await tableState(engine.client, table)).count;
+    const partialRows = (await tableState(ctx.engine.client, table)).count;
 
     // Chunks twice the size: chunk 3 would be other rows. Nothing is inserted.
     const wider = testConfig(routes, { chunking: { maxBytes: 4096 }, ledger: { table: history } });
@@ -333,7 +323,7 @@ describe.each(engines)('exactly-once under faults on %s', (_name, { open, tokens
     expect(refused.summary.reason).toMatch(
       /chunk\(s\) 0, 1, 2, 3, 4 cut by other rules \(then: .*maxBytes=2048.*; now: .*maxBytes=4096/,
     );
-    expect((await tableState(engine.client, table)).count).toBe(partialRows);
+    expect((await tableState(ctx.engine.client, table)).count).toBe(partialRows);
 
     const restored = await deliver(event, config, undefined, { remainingTimeMs: () => 600_000 });
     expect(restored.summary).toMatchObject({
@@ -341,7 +331,7 @@ describe.each(engines)('exactly-once under faults on %s', (_name, { open, tokens
       chunksResumed: 5,
       rowsInserted: file.goodIds.length,
     });
-    expect(await tableState(engine.client, table)).toEqual(exactly(file.goodIds));
-    expect(await rejectsAt(s3.client, restored.summary.rejectsLocation)).toEqual(file.rejects);
+    expect(await tableState(ctx.engine.client, table)).toEqual(exactly(file.goodIds));
+    expect(await rejectsAt(ctx.s3.client, restored.summary.rejectsLocation)).toEqual(file.rejects);
   });
 });

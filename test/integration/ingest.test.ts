@@ -1,9 +1,10 @@
 import { gzipSync } from 'node:zlib';
 import { DeleteObjectCommand, GetObjectCommand } from '@aws-sdk/client-s3';
 import type { S3Event } from 'aws-lambda';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import type { ChuteConfig, RouteInput } from '../../functions/core/config/schema.ts';
 import { processS3Event } from '../../functions/ingest/process-event.ts';
+import { useEngineAndS3 } from '../fixtures/engine-and-s3.ts';
 import {
   chdbEngine,
   dependencies,
@@ -13,7 +14,6 @@ import {
   serverEngine,
   testConfig,
 } from '../fixtures/loader.ts';
-import { type RunningS3, startS3Server } from '../fixtures/s3.ts';
 import { queryRows, uniqueName } from '../fixtures/tables.ts';
 
 const engines: [string, () => Engine][] = [
@@ -22,25 +22,14 @@ const engines: [string, () => Engine][] = [
 ];
 
 describe.each(engines)('ingest through the handler path on %s', (_name, open) => {
-  let engine: Engine;
-  let s3: RunningS3;
   const bucket = 'landing';
-
-  beforeAll(async () => {
-    engine = open();
-    s3 = await startS3Server();
-    await s3.createBucket(bucket);
-  });
-  afterAll(async () => {
-    await s3?.stop();
-    await engine?.close();
-  });
+  const ctx = useEngineAndS3(open, bucket);
 
   async function ordersTable(): Promise<string> {
     const table = uniqueName('orders');
-    await engine.client.command({
+    await ctx.engine.client.command({
       query: `CREATE TABLE ${table} (id UInt32, customer String, amount Float64, note String DEFAULT 'none')
-              ${engine.mergeTree('id')}`,
+              ${ctx.engine.mergeTree('id')}`,
     });
     return table;
   }
@@ -48,7 +37,7 @@ describe.each(engines)('ingest through the handler path on %s', (_name, open) =>
   /** Drops `body` at `key`, delivers the real S3 event to the handler path, and returns what it reported. */
   async function drop(route: Partial<RouteInput> & { table: string }, key: string, body: Buffer | string) {
     const config: ChuteConfig = testConfig([{ prefix: 'in/', format: 'csv', ...route }]);
-    const event = await putObject(s3, bucket, key, body);
+    const event = await putObject(ctx.s3, bucket, key, body);
     return deliver(event, config);
   }
 
@@ -56,7 +45,7 @@ describe.each(engines)('ingest through the handler path on %s', (_name, open) =>
     const reporter = new RecordingReporter();
     let error: unknown;
     try {
-      await processS3Event(event, config, dependencies(engine, s3, config), reporter);
+      await processS3Event(event, config, dependencies(ctx.engine, ctx.s3, config), reporter);
     } catch (caught) {
       error = caught;
     }
@@ -64,13 +53,13 @@ describe.each(engines)('ingest through the handler path on %s', (_name, open) =>
   }
 
   async function rows(table: string, order = 'id'): Promise<Record<string, unknown>[]> {
-    return queryRows(engine.client, `SELECT * FROM ${table} ORDER BY ${order}`);
+    return queryRows(ctx.engine.client, `SELECT * FROM ${table} ORDER BY ${order}`);
   }
 
   async function rejectsOf(location: string | undefined): Promise<Record<string, unknown>[]> {
     const match = /^s3:\/\/([^/]+)\/(.+)$/.exec(location ?? '');
     if (match === null) throw new Error(`no rejects location: ${location}`);
-    const object = await s3.client.send(new GetObjectCommand({ Bucket: match[1], Key: match[2] }));
+    const object = await ctx.s3.client.send(new GetObjectCommand({ Bucket: match[1], Key: match[2] }));
     const text = (await object.Body?.transformToString()) ?? '';
     return text
       .trim()
@@ -130,7 +119,7 @@ describe.each(engines)('ingest through the handler path on %s', (_name, open) =>
     const { summary, error } = await drop({ table }, 'in/bad-rows.csv', `${lines.join('\n')}\n`);
     expect(error).toBeUndefined();
     expect(summary).toMatchObject({ status: 'loaded', rowsRead: 2000, rowsInserted: 1997, rowsRejected: 3 });
-    const [count] = await queryRows<{ c: string }>(engine.client, `SELECT count() AS c FROM ${table}`);
+    const [count] = await queryRows<{ c: string }>(ctx.engine.client, `SELECT count() AS c FROM ${table}`);
     expect(Number(count?.c)).toBe(1997);
     const rejects = await rejectsOf(summary?.rejectsLocation);
     expect(rejects.map((r) => [r.line, r.row, r.raw])).toEqual([
@@ -193,7 +182,7 @@ describe.each(engines)('ingest through the handler path on %s', (_name, open) =>
     );
     expect(summary?.errorCode).toBe('SCHEMA_MISMATCH');
     expect(summary?.reason).toContain('DROP TABLE');
-    const [exists] = await queryRows<{ c: string }>(engine.client, `SELECT count() AS c FROM ${table}`);
+    const [exists] = await queryRows<{ c: string }>(ctx.engine.client, `SELECT count() AS c FROM ${table}`);
     expect(Number(exists?.c)).toBe(0);
   });
 
@@ -235,14 +224,14 @@ describe.each(engines)('ingest through the handler path on %s', (_name, open) =>
   it('skips an object deleted before its event is handled, and keys no route takes', async () => {
     const table = await ordersTable();
     const config = testConfig([{ prefix: 'in/', format: 'csv', table }]);
-    const event = await putObject(s3, bucket, 'in/gone.csv', 'id,customer,amount\n1,a,1\n');
-    await s3.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'in/gone.csv' }));
+    const event = await putObject(ctx.s3, bucket, 'in/gone.csv', 'id,customer,amount\n1,a,1\n');
+    await ctx.s3.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'in/gone.csv' }));
     const gone = await deliver(event, config);
     expect(gone.error).toBeUndefined();
     expect(gone.summary).toMatchObject({ status: 'skipped' });
     expect(gone.summary?.reason).toMatch(/no longer exists/);
 
-    const elsewhere = await deliver(await putObject(s3, bucket, 'other/x.csv', 'a\n1\n'), config);
+    const elsewhere = await deliver(await putObject(ctx.s3, bucket, 'other/x.csv', 'a\n1\n'), config);
     expect(elsewhere.error).toBeUndefined();
     expect(elsewhere.reporter.skipped).toEqual([
       { bucket, key: 'other/x.csv', why: 'no route matches the key' },
@@ -253,8 +242,8 @@ describe.each(engines)('ingest through the handler path on %s', (_name, open) =>
   it('handles every record of an event that holds several', async () => {
     const table = await ordersTable();
     const config = testConfig([{ prefix: 'in/', format: 'csv', table }]);
-    const first = await putObject(s3, bucket, 'in/multi-1.csv', 'id,customer,amount\n1,a,1\n');
-    const second = await putObject(s3, bucket, 'in/multi-2.csv', 'id,customer,amount\n2,b,2\n3,c,3\n');
+    const first = await putObject(ctx.s3, bucket, 'in/multi-1.csv', 'id,customer,amount\n1,a,1\n');
+    const second = await putObject(ctx.s3, bucket, 'in/multi-2.csv', 'id,customer,amount\n2,b,2\n3,c,3\n');
     const both: S3Event = { Records: [...first.Records, ...second.Records] };
     const { reporter, error } = await deliver(both, config);
     expect(error).toBeUndefined();

@@ -1,10 +1,10 @@
 import { Readable } from 'node:stream';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { S3Event } from 'aws-lambda';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { type Engine, serverEngine } from '../fixtures/loader.ts';
+import { describe, expect, inject, it } from 'vitest';
+import { useEngineAndS3 } from '../fixtures/engine-and-s3.ts';
+import { serverEngine } from '../fixtures/loader.ts';
 import { runHandlerProcess } from '../fixtures/run-handler.ts';
-import { type RunningS3, startS3Server } from '../fixtures/s3.ts';
 import { queryRows, uniqueName } from '../fixtures/tables.ts';
 
 const TARGET_BYTES = 300 * 1024 * 1024;
@@ -33,29 +33,18 @@ function generatedCsv(rows: number): Readable {
 }
 
 describe('a streamed file of several hundred MB, through the real handler in its own process', () => {
-  let engine: Engine;
-  let s3: RunningS3;
   const rows = Math.floor(TARGET_BYTES / 75);
-
-  beforeAll(async () => {
-    engine = serverEngine(inject('clickhouseUrl'));
-    s3 = await startS3Server();
-    await s3.createBucket('big');
-  });
-  afterAll(async () => {
-    await s3?.stop();
-    await engine?.close();
-  });
+  const ctx = useEngineAndS3(() => serverEngine(inject('clickhouseUrl')), 'big');
 
   it('loads every row while peak RSS stays under a fixed bound', async () => {
     const table = uniqueName('big');
-    await engine.client.command({
-      query: `CREATE TABLE ${table} (id UInt64, customer String, amount Float64, note String) ${engine.mergeTree('id')}`,
+    await ctx.engine.client.command({
+      query: `CREATE TABLE ${table} (id UInt64, customer String, amount Float64, note String) ${ctx.engine.mergeTree('id')}`,
     });
     const events: S3Event[] = [];
-    const unsubscribe = s3.onEvent((event) => events.push(event));
+    const unsubscribe = ctx.s3.onEvent((event) => events.push(event));
     await new Upload({
-      client: s3.client,
+      client: ctx.s3.client,
       params: { Bucket: 'big', Key: 'in/big.csv', Body: generatedCsv(rows) },
       partSize: 16 * 1024 * 1024,
       queueSize: 1,
@@ -68,19 +57,19 @@ describe('a streamed file of several hundred MB, through the real handler in its
       events: [event as S3Event],
       config: { routes: [{ prefix: 'in/', format: 'csv', table }] },
       clickhouseUrl: inject('clickhouseUrl'),
-      s3Endpoint: s3.endpoint,
+      s3Endpoint: ctx.s3.endpoint,
     });
     expect(run.errors).toEqual([]);
     const summary = run.logs.find((line) => line.message === 'file loaded');
     expect(summary).toMatchObject({ status: 'loaded', rowsRead: rows, rowsInserted: rows, rowsRejected: 0 });
     expect(Number(summary?.bytesDecompressed)).toBeGreaterThan(250 * 1024 * 1024);
-    const [count] = await queryRows<{ c: string }>(engine.client, `SELECT count() AS c FROM ${table}`);
+    const [count] = await queryRows<{ c: string }>(ctx.engine.client, `SELECT count() AS c FROM ${table}`);
     expect(Number(count?.c)).toBe(rows);
     console.log(
       `large file: ${(Number(summary?.bytesDecompressed) / 1048576).toFixed(0)} MB, ${rows} rows in ${summary?.durationMs} ms; ` +
         `handler process peak RSS ${(run.peakRssBytes / 1048576).toFixed(0)} MB`,
     );
     expect(run.peakRssBytes).toBeLessThan(RSS_BOUND_BYTES);
-    await engine.client.command({ query: `DROP TABLE ${table}` });
+    await ctx.engine.client.command({ query: `DROP TABLE ${table}` });
   });
 });

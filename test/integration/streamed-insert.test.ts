@@ -5,11 +5,12 @@
  * the chunk is still being sent must be isolated like any other. CSV, TSV and NDJSON each have their own
  * poison, so each is checked.
  */
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { S3ObjectStore } from '../../functions/core/adapters/s3-object-store.ts';
 import type { DataFormat } from '../../functions/core/config/schema.ts';
 import { ingestObject } from '../../functions/core/pipeline/ingest-object.ts';
 import { decodeS3Event } from '../../functions/ingest/s3-event.ts';
+import { useEngineAndS3 } from '../fixtures/engine-and-s3.ts';
 import { FAULT_TABLE_COLUMNS, type FaultFile, faultFile } from '../fixtures/faults/data.ts';
 import { chunksOf, exactly, tableState } from '../fixtures/faults/ledger.ts';
 import { observedWarehouse, type StreamedBody } from '../fixtures/faults/observed-warehouse.ts';
@@ -22,7 +23,7 @@ import {
   serverEngine,
   testConfig,
 } from '../fixtures/loader.ts';
-import { createS3rverClient, type RunningS3, startS3Server } from '../fixtures/s3.ts';
+import { createS3rverClient } from '../fixtures/s3.ts';
 import { uniqueName } from '../fixtures/tables.ts';
 
 const engines: [string, () => Engine][] = [
@@ -55,24 +56,13 @@ function expectRowsThenPoison(streamed: readonly StreamedBody[], format: DataFor
 }
 
 describe.each(engines)('streamed inserts on %s', (_name, open) => {
-  let engine: Engine;
-  let s3: RunningS3;
   const bucket = 'streamed';
-
-  beforeAll(async () => {
-    engine = open();
-    s3 = await startS3Server();
-    await s3.createBucket(bucket);
-  });
-  afterAll(async () => {
-    await s3?.stop();
-    await engine?.close();
-  });
+  const ctx = useEngineAndS3(open, bucket);
 
   async function setUp(format: DataFormat, file: FaultFile, maxBytes: number, insertsInFlight = 1) {
     const table = uniqueName('streamed');
-    await engine.client.command({
-      query: `CREATE TABLE ${table} (${FAULT_TABLE_COLUMNS}) ${engine.mergeTree('id')}`,
+    await ctx.engine.client.command({
+      query: `CREATE TABLE ${table} (${FAULT_TABLE_COLUMNS}) ${ctx.engine.mergeTree('id')}`,
     });
     const key = `in/${uniqueName('file')}.${format}`;
     const config = testConfig(
@@ -87,7 +77,7 @@ describe.each(engines)('streamed inserts on %s', (_name, open) => {
       ],
       { chunking: { maxBytes, insertsInFlight } },
     );
-    const event = await putObject(s3, bucket, key, inFormat(file, format));
+    const event = await putObject(ctx.s3, bucket, key, inFormat(file, format));
     const [ref] = decodeS3Event(event).objects;
     if (ref === undefined) throw new Error('no object in the event');
     const route = config.routes[0];
@@ -102,30 +92,30 @@ describe.each(engines)('streamed inserts on %s', (_name, open) => {
       // second chunk, which streams.
       const file = faultFile({ rows: 3000, padding: 40 });
       const { table, key, config, ref, route } = await setUp(format, file, 64 * 1024);
-      const proxy = await startCuttingProxy(s3.endpoint, {
+      const proxy = await startCuttingProxy(ctx.s3.endpoint, {
         cutAfterResponseBytes: 100_000,
         requestStartsWith: 'GET ',
       });
       const proxied = createS3rverClient(proxy.endpoint);
       try {
-        const real = dependencies(engine, s3, config);
+        const real = dependencies(ctx.engine, ctx.s3, config);
         const watched = observedWarehouse(real.warehouse);
         const deps = { ...real, warehouse: watched.warehouse, objects: new S3ObjectStore(proxied) };
         const first = await ingestObject(deps, route, ref);
         expect(proxy.cuts()).toBe(1);
         expect(first).toMatchObject({ status: 'failed', errorCode: 'OBJECT_READ_FAILED' });
         expectRowsThenPoison(watched.streamed, format);
-        const recorded = await chunksOf(engine.client, bucket, key);
+        const recorded = await chunksOf(ctx.engine.client, bucket, key);
         expect(recorded.length).toBeGreaterThan(0);
         const recordedRows = recorded.reduce((sum, chunk) => sum + chunk.rows_inserted, 0);
         expect(first.rowsInserted).toBe(recordedRows);
         expect(first.rowsInserted).toBeLessThan(file.goodIds.length);
         // The decisive check: the table holds the committed chunks and not a row of the chunk cut short.
-        expect((await tableState(engine.client, table)).count).toBe(recordedRows);
+        expect((await tableState(ctx.engine.client, table)).count).toBe(recordedRows);
 
-        const retry = await ingestObject(dependencies(engine, s3, config), route, ref);
+        const retry = await ingestObject(dependencies(ctx.engine, ctx.s3, config), route, ref);
         expect(retry).toMatchObject({ status: 'loaded', rowsInserted: file.goodIds.length, rowsRejected: 0 });
-        expect(await tableState(engine.client, table)).toEqual(exactly(file.goodIds));
+        expect(await tableState(ctx.engine.client, table)).toEqual(exactly(file.goodIds));
       } finally {
         proxied.destroy();
         await proxy.stop();
@@ -147,14 +137,14 @@ describe.each(engines)('streamed inserts on %s', (_name, open) => {
       // plan its columns).
       const file = faultFile({ rows: 4000, padding: 40 });
       const { table, config, ref, route } = await setUp(format, file, 512 * 1024, insertsInFlight);
-      const proxy = await startCuttingProxy(s3.endpoint, {
+      const proxy = await startCuttingProxy(ctx.s3.endpoint, {
         cutAfterResponseBytes: 100_000_000,
         requestStartsWith: 'GET ',
         pace: { bytes: 2048, everyMs: 20 },
       });
       const proxied = createS3rverClient(proxy.endpoint);
       try {
-        const real = dependencies(engine, s3, config);
+        const real = dependencies(ctx.engine, ctx.s3, config);
         const watched = observedWarehouse(real.warehouse);
         const deps = { ...real, warehouse: watched.warehouse, objects: new S3ObjectStore(proxied) };
         const started = Date.now();
@@ -166,12 +156,12 @@ describe.each(engines)('streamed inserts on %s', (_name, open) => {
         // The file ends when its chunk is given up, not when the chunk would have closed (2.8 s in).
         expect(tookMs).toBeLessThan(2500);
         // Everything committed was counted: nothing of the chunk given up is in the table.
-        expect((await tableState(engine.client, table)).count).toBe(first.rowsInserted);
+        expect((await tableState(ctx.engine.client, table)).count).toBe(first.rowsInserted);
         expect(first.rowsInserted).toBeLessThan(file.goodIds.length);
 
-        const retry = await ingestObject(dependencies(engine, s3, config), route, ref);
+        const retry = await ingestObject(dependencies(ctx.engine, ctx.s3, config), route, ref);
         expect(retry).toMatchObject({ status: 'loaded', rowsInserted: file.goodIds.length });
-        expect(await tableState(engine.client, table)).toEqual(exactly(file.goodIds));
+        expect(await tableState(ctx.engine.client, table)).toEqual(exactly(file.goodIds));
       } finally {
         proxied.destroy();
         await proxy.stop();
@@ -186,14 +176,14 @@ describe.each(engines)('streamed inserts on %s', (_name, open) => {
       const extraField = [1500];
       const file = faultFile({ rows: 3000, padding: 40, badAmount, extraField });
       const { table, config, ref, route } = await setUp(format, file, 64 * 1024);
-      const summary = await ingestObject(dependencies(engine, s3, config), route, ref);
+      const summary = await ingestObject(dependencies(ctx.engine, ctx.s3, config), route, ref);
       expect(summary).toMatchObject({
         status: 'loaded',
         rowsRead: 3000,
         rowsInserted: file.goodIds.length,
         rowsRejected: badAmount.length + extraField.length,
       });
-      expect(await tableState(engine.client, table)).toEqual(exactly(file.goodIds));
+      expect(await tableState(ctx.engine.client, table)).toEqual(exactly(file.goodIds));
     },
   );
 });
