@@ -85,7 +85,10 @@ export async function startLocal(options: LocalOptions): Promise<LocalChute> {
     credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
     verifyChecksums: config.s3.verifyChecksums,
   });
-  const deps: IngestDependencies = s3IngestDependencies(s3, clickhouse, config, defaultDatabase);
+  // chDB takes an insert's settings faster in the INSERT's own SETTINGS clause (WarehouseOptions).
+  const deps: IngestDependencies = s3IngestDependencies(s3, clickhouse, config, defaultDatabase, {
+    settingsInQuery: embedded,
+  });
   const reporter: Reporter = {
     file: (summary) => options.onFile?.(summary),
     unrouted: (_bucket, key, why) => options.onSkip?.(key, why),

@@ -9,6 +9,8 @@ import { parseConfig } from '../../functions/core/config/parse.ts';
 
 interface Seen {
   query: string;
+  /** The request's URL parameters but `query`: where request settings travel. */
+  params: Record<string, string>;
   headers: IncomingHttpHeaders;
   body: string;
 }
@@ -30,8 +32,10 @@ describe('the framing of an insert', () => {
     const pieces: Buffer[] = [];
     request.on('data', (piece: Buffer) => pieces.push(piece));
     request.on('end', () => {
+      const url = new URL(request.url ?? '/', 'http://listener');
       seen.push({
-        query: new URL(request.url ?? '/', 'http://listener').searchParams.get('query') ?? '',
+        query: url.searchParams.get('query') ?? '',
+        params: Object.fromEntries([...url.searchParams].filter(([name]) => name !== 'query')),
         headers: request.headers,
         body: Buffer.concat(pieces).toString('utf8'),
       });
@@ -85,6 +89,28 @@ describe('the framing of an insert', () => {
     expect(seen[0]?.query).toBe('INSERT INTO `db`.`t` (`id`, `name`) FORMAT CSV');
     expect(seen[0]?.body).toBe('1,a\n2,b\n');
     expectChunked(seen[0]);
+  });
+
+  it('sends the settings as request parameters by default, and in the SETTINGS clause when asked (chDB)', async () => {
+    const insert = {
+      table: { database: 'db', table: 't' },
+      columns: ['id', 'name'],
+      format: 'CSV' as const,
+      body: [Buffer.from('1;a\n')],
+      settings: { format_csv_delimiter: ';', insert_deduplication_token: 'v:c:0:whole' },
+    };
+    await new ClickHouseWarehouse(connect()).insertRaw(insert);
+    await new ClickHouseWarehouse(connect(), { settingsInQuery: true }).insertRaw(insert);
+    expect(seen).toHaveLength(2);
+    expect(seen[0]?.query).toBe('INSERT INTO `db`.`t` (`id`, `name`) FORMAT CSV');
+    expect(seen[0]?.params).toMatchObject(insert.settings);
+    expect(seen[1]?.query).toBe(
+      "INSERT INTO `db`.`t` (`id`, `name`) SETTINGS format_csv_delimiter = ';', insert_deduplication_token = 'v:c:0:whole' FORMAT CSV",
+    );
+    expect(seen[1]?.params).not.toHaveProperty('format_csv_delimiter');
+    expect(seen[1]?.params).not.toHaveProperty('insert_deduplication_token');
+    expect(seen[1]?.body).toBe('1;a\n');
+    expectChunked(seen[1]);
   });
 
   it('sends the load-history rows (a chunk record, a file record) the same way', async () => {

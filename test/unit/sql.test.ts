@@ -6,6 +6,7 @@ import {
   quoteIdentifier,
   quoteString,
   quoteTable,
+  settingsClause,
   tableLabel,
 } from '../../functions/core/clickhouse/sql.ts';
 import { ClickHouseSchema } from '../../functions/core/config/schema.ts';
@@ -75,6 +76,25 @@ describe('quoteString', () => {
     ["x'; DROP TABLE y; --", "'x\\'; DROP TABLE y; --'"],
   ])('%j → %s', (value, quoted) => {
     expect(quoteString(value)).toBe(quoted);
+  });
+});
+
+describe('settingsClause', () => {
+  it('writes numbers bare and strings as literals, in the given order', () => {
+    expect(
+      settingsClause({
+        input_format_allow_errors_num: 0,
+        format_csv_delimiter: "'",
+        insert_deduplication_token: 'a:b\\c',
+      }),
+    ).toBe(
+      "input_format_allow_errors_num = 0, format_csv_delimiter = '\\'', insert_deduplication_token = 'a:b\\\\c'",
+    );
+  });
+
+  it('refuses a name that is not an identifier instead of writing it into the query', () => {
+    expect(() => settingsClause({ 'x = 1 FORMAT CSV': 1 })).toThrow(/not a setting name/);
+    expect(() => settingsClause({ '1abc': 1 })).toThrow(/not a setting name/);
   });
 });
 

@@ -1,15 +1,16 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import { ClickHouseLedger } from './ledger.ts';
 import { parseTableName } from './sql.ts';
-import { ClickHouseWarehouse } from './warehouse.ts';
+import { ClickHouseWarehouse, type WarehouseOptions } from './warehouse.ts';
 
 /** The two ClickHouse-backed ports over one client: the target tables and the load history beside them. */
 export function clickHouseAdapters(
   client: ClickHouseClient,
   ledgerTable: string,
   defaultDatabase: string,
+  options: WarehouseOptions = {},
 ): { warehouse: ClickHouseWarehouse; ledger: ClickHouseLedger } {
-  const warehouse = new ClickHouseWarehouse(client);
+  const warehouse = new ClickHouseWarehouse(client, options);
   const ledger = new ClickHouseLedger(
     client,
     parseTableName(ledgerTable, defaultDatabase),

@@ -30,3 +30,17 @@ export function tableLabel(ref: TableRef): string {
 export function quoteString(value: string): string {
   return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 }
+
+/**
+ * Settings as the body of a SETTINGS clause: `a = 1, b = 'x'`. Names are ClickHouse identifiers (never quoted
+ * there), so anything else is refused rather than written into the query.
+ */
+export function settingsClause(settings: Readonly<Record<string, string | number>>): string {
+  return Object.entries(settings)
+    .map(([name, value]) => {
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name))
+        throw new Error(`not a setting name: ${JSON.stringify(name)}`);
+      return `${name} = ${typeof value === 'number' ? String(value) : quoteString(value)}`;
+    })
+    .join(', ');
+}
