@@ -48,12 +48,38 @@ const DATA_ERROR_CODES = new Set([
   '691', // UNKNOWN_ELEMENT_OF_ENUM
 ]);
 
+/**
+ * Settings that, when on (by default, or in the user's profile), make a CSV or TSV insert drop, invent or
+ * re-split rows behind chute's back, so that "rows in the table + rows in rejects = rows in the file" would no
+ * longer hold or a row ClickHouse should refuse would load. chute turns off each one the server has.
+ * - `*_detect_header`: on by default in current servers; a chunk whose first row reads like the column names
+ *   (a header repeated mid-file, from concatenated files) lost that row without a word (measured on chDB
+ *   26.7: the row was neither inserted nor refused).
+ * - `*_skip_first_lines`: a profile could skip the first lines of every chunk.
+ * - `*_allow_variable_number_of_columns`, `input_format_csv_use_default_on_bad_values`: a short row or a bad
+ *   value would load as defaults instead of being rejected (measured on chDB).
+ * - `input_format_csv_allow_whitespace_or_tab_as_delimiter`, `input_format_csv_allow_cr_end_of_line`: fields
+ *   and records would end where chute's scanner does not end them.
+ */
+export const STRICT_TEXT_SETTINGS = [
+  'input_format_csv_detect_header',
+  'input_format_tsv_detect_header',
+  'input_format_csv_skip_first_lines',
+  'input_format_tsv_skip_first_lines',
+  'input_format_csv_allow_variable_number_of_columns',
+  'input_format_tsv_allow_variable_number_of_columns',
+  'input_format_csv_use_default_on_bad_values',
+  'input_format_csv_allow_whitespace_or_tab_as_delimiter',
+  'input_format_csv_allow_cr_end_of_line',
+] as const;
+
 const PROBED_SETTINGS = [
   'insert_deduplication_token',
   'async_insert',
   'input_format_with_names_use_header',
   'min_chunk_bytes_for_parallel_parsing',
   'input_format_csv_empty_as_default',
+  ...STRICT_TEXT_SETTINGS,
 ] as const;
 
 export interface WarehouseOptions {
@@ -162,6 +188,7 @@ export class ClickHouseWarehouse implements Warehouse {
       headerMatching: known.has('input_format_with_names_use_header'),
       parallelParsing: known.has('min_chunk_bytes_for_parallel_parsing'),
       csvEmptyAsDefault: known.has('input_format_csv_empty_as_default'),
+      strictTextSettings: STRICT_TEXT_SETTINGS.filter((name) => known.has(name)),
     };
   }
 

@@ -36,6 +36,8 @@ export function insertTarget(
     max_insert_block_size: 1_048_576,
     ...plan.settings,
   };
+  // Rows must not be dropped, invented or re-split behind chute's back (STRICT_TEXT_SETTINGS).
+  if (route.format !== 'ndjson') for (const name of capabilities.strictTextSettings) settings[name] = 0;
   if (route.format === 'csv') {
     settings.format_csv_delimiter = route.delimiter ?? ',';
     // The scanner reads double quotes as CSV quotes, and the poison below relies on them.

@@ -21,6 +21,11 @@ export interface ServerCapabilities {
   readonly parallelParsing: boolean;
   /** `input_format_csv_empty_as_default` exists. */
   readonly csvEmptyAsDefault: boolean;
+  /**
+   * Which of the settings that let a CSV or TSV insert drop, invent or re-split rows this server has: chute
+   * turns each one off in its inserts (see STRICT_TEXT_SETTINGS in the ClickHouse adapter).
+   */
+  readonly strictTextSettings: readonly string[];
 }
 
 export type InsertFormat = 'CSV' | 'CSVWithNames' | 'TabSeparated' | 'TabSeparatedWithNames' | 'JSONEachRow';
