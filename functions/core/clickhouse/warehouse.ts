@@ -79,6 +79,8 @@ const PROBED_SETTINGS = [
   'input_format_with_names_use_header',
   'min_chunk_bytes_for_parallel_parsing',
   'input_format_csv_empty_as_default',
+  'format_csv_null_representation',
+  'format_tsv_null_representation',
   ...STRICT_TEXT_SETTINGS,
 ] as const;
 
@@ -178,9 +180,12 @@ export class ClickHouseWarehouse implements Warehouse {
     const list = PROBED_SETTINGS.map(quoteString).join(', ');
     const [versionRows, settingRows] = await Promise.all([
       this.#rows<{ version: string }>('SELECT version() AS version'),
-      this.#rows<{ name: string }>(`SELECT name FROM system.settings WHERE name IN (${list})`),
+      this.#rows<{ name: string; value: string }>(
+        `SELECT name, value FROM system.settings WHERE name IN (${list})`,
+      ),
     ]);
     const known = new Set(settingRows.map((row) => row.name));
+    const valueOf = (name: string) => settingRows.find((row) => row.name === name)?.value;
     return {
       version: versionRows[0]?.version ?? 'unknown',
       dedupToken: known.has('insert_deduplication_token'),
@@ -189,6 +194,10 @@ export class ClickHouseWarehouse implements Warehouse {
       parallelParsing: known.has('min_chunk_bytes_for_parallel_parsing'),
       csvEmptyAsDefault: known.has('input_format_csv_empty_as_default'),
       strictTextSettings: STRICT_TEXT_SETTINGS.filter((name) => known.has(name)),
+      nullRepresentation: {
+        csv: valueOf('format_csv_null_representation') ?? '\\N',
+        tsv: valueOf('format_tsv_null_representation') ?? '\\N',
+      },
     };
   }
 

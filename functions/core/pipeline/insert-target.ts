@@ -63,7 +63,13 @@ export function insertTarget(
     screen:
       plan.columns === undefined
         ? undefined
-        : createRowScreen(route.format, fieldDelimiter(route), plan.columns, tableColumns),
+        : createRowScreen(
+            route.format,
+            fieldDelimiter(route),
+            plan.columns,
+            tableColumns,
+            capabilities.nullRepresentation[route.format === 'tsv' ? 'tsv' : 'csv'],
+          ),
   };
 }
 

@@ -11,6 +11,7 @@ const DIGIT_0 = 0x30;
 const DIGIT_9 = 0x39;
 const BACKSLASH = 0x5c;
 const TAB = 0x09;
+const SINGLE_QUOTE = 0x27;
 
 /** Numbers, dates and times: a value without a single digit cannot be one. */
 /** What a Float column accepts without a digit. */
@@ -26,12 +27,21 @@ const NEEDS_DIGITS =
  * too: a wrong number of fields, or a number or date column holding text without a digit ("n/a",
  * "yesterday"). Only certainties: anything subtler is left to ClickHouse, row by row. Without this, each bad
  * row costs its own round of inserts; with it, a chunk with a few bad rows usually loads in two inserts.
+ *
+ * "Certain" is what makes screening before the first insert safe under exactly-once: a row screened out must
+ * be one no insert of it could load, or a retry that offered the chunk whole would load rows the first
+ * attempt had left out. So the screen gives up wherever a server may read a row otherwise: one empty field
+ * past the last (CSV: ClickHouse takes a trailing delimiter), a field count off where a field opens with a
+ * single quote (servers that read single-quoted CSV fields, 18.16 by default), and the server's own text for
+ * NULL (`nullText`, from `format_{csv,tsv}_null_representation`). The settings that would let a server load a
+ * short row or a bad value as defaults are turned off in every insert (STRICT_TEXT_SETTINGS).
  */
 export function createRowScreen(
   format: DataFormat,
   delimiter: string,
   columns: readonly string[],
   table: readonly TableColumn[],
+  nullText = '\\N',
 ): RowScreen | undefined {
   if (format === 'ndjson') return undefined;
   const types = new Map(table.map((c) => [c.name, c.type]));
@@ -40,6 +50,7 @@ export function createRowScreen(
     needsDigits: columns.map((name) => NEEDS_DIGITS.test(types.get(name) ?? '')),
     types,
     shown: columns.length > 8 ? `${columns.slice(0, 8).join(', ')}, …` : columns.join(', '),
+    nullText,
   };
   const separator = delimiter.charCodeAt(0);
   return (chunk, index) => {
@@ -63,6 +74,8 @@ interface ScreenColumns {
   readonly types: ReadonlyMap<string, string>;
   /** The names as a message lists them. */
   readonly shown: string;
+  /** What the server reads as NULL in this format (`format_csv_null_representation`), besides `NULL`. */
+  readonly nullText: string;
 }
 
 /*
@@ -84,11 +97,14 @@ function screenCsv(
   const expected = columns.names.length;
   let field = 0;
   let problem: string | undefined;
+  let singleQuoted = false;
+  let lastFieldEmpty = false;
   let i = start;
   for (;;) {
     const fieldStart = i;
     const wanted = problem === undefined && field < expected && columns.needsDigits[field] === true;
     let digits = false;
+    if (i < stop && body[i] === SINGLE_QUOTE) singleQuoted = true;
     if (i < stop && body[i] === QUOTE) {
       // A quote opens a field only at its start; inside, a doubled quote is a literal one.
       for (i++; ; i++) {
@@ -118,10 +134,14 @@ function screenCsv(
     } else {
       while (i < stop && body[i] !== separator) i++;
     }
+    lastFieldEmpty = i === fieldStart;
     field++;
     if (i >= stop) break;
     i++; // past the separator
   }
+  // ClickHouse takes one delimiter after the last field; a count off by single-quoted fields is not certain.
+  if (field === expected + 1 && lastFieldEmpty) return problem;
+  if (field !== expected && singleQuoted) return undefined;
   return verdict(field, problem, columns);
 }
 
@@ -168,7 +188,8 @@ function checkField(
   if (text === '' || text === '""') return undefined; // empty: the column's default
   // NULL: into a Nullable column, or the column's default where input_format_null_as_default is on (the
   // default of current servers). Not a certainty either way, so left to ClickHouse.
-  if (text === 'NULL' || text === '\\N') return undefined;
+  if (text === 'NULL' || text === '\\N' || text === columns.nullText || text === `"${columns.nullText}"`)
+    return undefined;
   const name = columns.names[field] ?? '';
   // Floats take nan and inf (any case, signed, quoted or not) without a digit.
   if (/Float/.test(columns.types.get(name) ?? '') && NOT_A_NUMBER.test(text.replace(/^"(.*)"$/, '$1')))

@@ -26,6 +26,11 @@ export interface ServerCapabilities {
    * turns each one off in its inserts (see STRICT_TEXT_SETTINGS in the ClickHouse adapter).
    */
   readonly strictTextSettings: readonly string[];
+  /**
+   * The text this server's CSV and TSV inserts read as NULL (`format_{csv,tsv}_null_representation` as the
+   * user's profile has it; `\N` where the setting does not exist).
+   */
+  readonly nullRepresentation: { readonly csv: string; readonly tsv: string };
 }
 
 export type InsertFormat = 'CSV' | 'CSVWithNames' | 'TabSeparated' | 'TabSeparatedWithNames' | 'JSONEachRow';
