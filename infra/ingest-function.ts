@@ -18,7 +18,7 @@ export const DEFAULT_ENTRY = fileURLToPath(new URL('../functions/ingest/handler.
 export const SUPPORTED_RUNTIMES: readonly Runtime[] = [Runtime.NODEJS_24_X, Runtime.NODEJS_22_X];
 
 /**
- * 1024 MB: the streaming loader holds one 16 MiB chunk (two once rows are refused under at-least-once, or under
+ * 1024 MB: the streaming loader holds one 16 MiB chunk (two once rows of a CSV or TSV file are refused, or under
  * badRows.policy fail) plus records of
  * at most 1 MiB, and peaks near 100 MB RSS in the bench; 1024 MB leaves room for the SDK, a rejects buffer and GC, and
  * buys about 0.6 vCPU (Lambda scales CPU and network with memory; 1769 MB is one full vCPU).

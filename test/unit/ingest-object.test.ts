@@ -58,6 +58,7 @@ interface InsertCall {
   readonly rows: readonly string[];
   /** Bytes of the allocation behind the body: what the pipeline reserved for the chunk. */
   readonly allocation: number;
+  readonly token: string | undefined;
 }
 
 interface PendingInsert {
@@ -101,6 +102,7 @@ class FakeWarehouse implements Warehouse {
       format: insert.format,
       rows: linesOf(Buffer.concat(body).toString('utf8')),
       allocation: Math.max(...body.map((piece) => piece.buffer.byteLength)),
+      token: insert.settings.insert_deduplication_token?.toString(),
     };
     this.calls.push(call);
     if (this.mode === 'automatic') {
@@ -374,24 +376,36 @@ describe('ingestObject: bad rows', () => {
 });
 
 describe('ingestObject: bad rows under exactly-once', () => {
-  it('offers every chunk whole first, so what a retry sends does not depend on earlier refusals', async () => {
-    class DeduplicatingManual extends FakeWarehouse {
-      override async capabilities(): Promise<ServerCapabilities> {
-        return MODERN_SERVER;
-      }
-      override async deduplication(): Promise<Deduplication> {
-        return { enabled: true, engine: 'ReplicatedMergeTree' };
-      }
+  class DeduplicatingManual extends FakeWarehouse {
+    override async capabilities(): Promise<ServerCapabilities> {
+      return MODERN_SERVER;
     }
-    const rows = csvRows(300).map((row, i) => (i % 40 === 7 ? `n/a,${row}` : row));
+    override async deduplication(): Promise<Deduplication> {
+      return { enabled: true, engine: 'ReplicatedMergeTree' };
+    }
+  }
+  /** A history whose earlier attempt committed (and recorded) the given chunks. */
+  class ResumingLedger extends FakeLedger {
+    constructor(readonly earlier: ReadonlyMap<number, CommittedChunk>) {
+      super();
+    }
+    override async prior(): Promise<PriorAttempts> {
+      return { attempts: 1, loaded: false, committed: this.earlier };
+    }
+  }
+  const rows = csvRows(300).map((row, i) => (i % 40 === 7 ? `n/a,${row}` : row));
+  const refuses = (call: InsertCall) =>
+    call.rows.some((row) => row.startsWith('n/a,'))
+      ? new DataRejectedError('Cannot parse input (at row 1)', '27', undefined)
+      : undefined;
+  /** The chunk an insert belongs to, read from its token (version:cut:chunk:range). */
+  const chunkOf = (call: InsertCall) => Number(call.token?.split(':')[2]);
+
+  async function attempt(ledger: FakeLedger) {
     const h = harness('in/orders.csv', csvFile(rows), 'manual', { maxBytes: 1024 });
     const warehouse = new DeduplicatingManual('manual');
-    const refuses = (call: InsertCall) =>
-      call.rows.some((row) => row.startsWith('n/a,'))
-        ? new DataRejectedError('Cannot parse input (at row 1)', '27', undefined)
-        : undefined;
     let summary: FileSummary | undefined;
-    ingestObject({ ...h.deps, warehouse }, ROUTE, h.ref).then((result) => {
+    ingestObject({ ...h.deps, warehouse, ledger }, ROUTE, h.ref).then((result) => {
       summary = result;
     });
     while (summary === undefined) {
@@ -402,15 +416,28 @@ describe('ingestObject: bad rows under exactly-once', () => {
       if (error === undefined) next.resolve();
       else next.reject(error);
     }
-    expect(summary.status).toBe('loaded');
-    expect(summary.delivery).toBe('exactly-once');
-    // Every chunk holding a bad row was refused whole once, then sent without it.
-    const withBad = new Set(
-      warehouse.calls.filter((call) => refuses(call) !== undefined).map((call) => call.rows[0]),
-    );
-    expect(withBad.size).toBe(warehouse.calls.filter((call) => refuses(call) !== undefined).length);
-    expect(withBad.size).toBeGreaterThan(1);
-    expect(warehouse.committed).toEqual(rows.filter((row) => !row.startsWith('n/a,')));
+    return { summary, warehouse, ledger };
+  }
+
+  it('screens the chunks after a refused one before their insert, committing what an attempt that offers them whole commits', async () => {
+    const first = await attempt(new FakeLedger());
+    expect(first.summary).toMatchObject({ status: 'loaded', delivery: 'exactly-once' });
+    expect(first.warehouse.committed).toEqual(rows.filter((row) => !row.startsWith('n/a,')));
+    const refused = first.warehouse.calls.filter((call) => refuses(call) !== undefined);
+    // Every chunk holds a bad row, but only the first went to ClickHouse whole: the rest were screened first.
+    expect(new Set(first.warehouse.calls.map(chunkOf)).size).toBeGreaterThan(3);
+    expect(refused.map(chunkOf)).toEqual([0]);
+
+    // A retry (or a second delivery) that starts at chunk 3 has seen no refusal: it offers chunk 3 whole.
+    const recorded = new Map(first.ledger.chunks.filter((c) => c.chunk < 3).map((c) => [c.chunk, c]));
+    const retry = await attempt(new ResumingLedger(recorded));
+    expect(retry.warehouse.calls.filter((call) => refuses(call) !== undefined).map(chunkOf)).toEqual([3]);
+    // Yet from chunk 3 on it commits the same inserts, under the same tokens: ClickHouse would drop them all.
+    const committedFrom3 = (calls: readonly InsertCall[]) =>
+      calls
+        .filter((call) => refuses(call) === undefined && chunkOf(call) >= 3)
+        .map((call) => [call.token, call.rows]);
+    expect(committedFrom3(retry.warehouse.calls)).toEqual(committedFrom3(first.warehouse.calls));
   });
 });
 

@@ -222,15 +222,16 @@ export async function ingestObject(
     // Inserts stream while their chunk fills unless bad rows are handled chunk by chunk (screened before the
     // insert, or failing the file at the first): then one more buffer lets the next chunk be read meanwhile.
     let screenAhead = false;
+    let target: ChunkInsertTarget | undefined;
+    // NDJSON has no screen: its chunks keep streaming after a refusal.
     const streaming = () =>
-      route.badRows.policy === 'reject' && (!screenAhead || decision.delivery === 'exactly-once');
+      route.badRows.policy === 'reject' && (!screenAhead || target?.screen === undefined);
     const buffersWanted = () => deps.chunking.insertsInFlight + (streaming() ? 0 : READ_AHEAD_CHUNKS);
     const pool = new BufferPool(chunkBufferSize(deps.chunking), buffersWanted());
     let plan: ColumnPlan | undefined =
       route.format !== 'ndjson' && !route.header && route.columns !== undefined
         ? planColumns(route, route.columns, columns, capabilities, where)
         : undefined;
-    let target: ChunkInsertTarget | undefined;
     /** The insert target, once the plan is known (for NDJSON, from the first chunk). */
     const targetFor = (chunk: Chunk | undefined): ChunkInsertTarget | undefined => {
       if (target !== undefined) return target;
@@ -257,10 +258,11 @@ export async function ingestObject(
     const screenIfDue = (chunk: Chunk): ScreenedChunk | undefined => {
       const screen = target?.screen;
       if (!screenAhead || screen === undefined || route.badRows.policy !== 'reject') return undefined;
-      // Under exactly-once a chunk is always offered whole first: what a retry sends (and the token it sends
-      // it with) must not depend on whether an earlier chunk of this attempt was refused, and a screen that
-      // wrongly thought a row certain to fail would make it depend on that.
-      if (decision.delivery === 'exactly-once') return undefined;
+      // Also under exactly-once: a chunk screened first sends, with the same token, the very insert that the
+      // same chunk offered whole would send once refused (whole refused, screened, sent without the same rows),
+      // because the screen only takes out rows no insert could load (row-screen.ts, and the integration test
+      // that asks both engines). So what a retry, or a second delivery at the same time, commits does not
+      // depend on which earlier chunks its attempt saw refused.
       if (chunk.rows === 0 || committed.has(chunk.index)) return undefined;
       const index = indexOf(chunk);
       return { index, certain: screen(chunk, index) };
