@@ -54,6 +54,13 @@ const SHAPES: string[][] = [
   [...GOOD, '', ''],
   ["'a", "b'", ...GOOD.slice(1)],
   [...GOOD.slice(0, -1), "'a,b'"],
+  ["'a,n/a'", ...GOOD.slice(1), ''],
+  [...GOOD.slice(0, -1), ' "a,b"'],
+  [...GOOD.slice(0, 3), ' "n/a"', ...GOOD.slice(4)],
+  [...GOOD, ' '],
+  [...GOOD, ' ', ''],
+  [...GOOD.slice(0, -1), 'crlf\r'],
+  [...GOOD, 'crlf extra\r'],
 ];
 
 const engines: [string, () => Engine][] = [

@@ -25,6 +25,7 @@ describe('cutSignature', () => {
       cutSignature(parseRoute({ ...ROUTE_INPUT, delimiter: ';' }), chunking()),
       cutSignature(parseRoute({ ...ROUTE_INPUT, format: 'tsv' }), chunking()),
       cutSignature(parseRoute({ ...ROUTE_INPUT, header: false, columns: ['a'] }), chunking()),
+      cutSignature(route, chunking(), 'NA'),
     ];
     expect(new Set([base, ...variants]).size).toBe(variants.length + 1);
   });

@@ -99,8 +99,13 @@ describe('createRowScreen', () => {
       "3,2026-11-01,'single',6,7",
       '4,2026-11-01,one extra,8,x',
       '5,yesterday,trailing but bad date,9,',
+      '6,2026-11-01, "blank, then quoted",10',
+      '7,2026-11-01,trailing blank,11, ',
+      "8,'n/a, no',x,12,",
     ]);
-    // Single quotes: servers that read single-quoted CSV fields (18.16 by default) may count otherwise.
+    // Blanks before a quote still open a quoted field, and a blank last field is a trailing delimiter, as
+    // ClickHouse reads them; single quotes: servers that read single-quoted CSV fields (18.16 by default) may
+    // count and align the row otherwise.
     expect([...found.keys()]).toEqual([0, 3, 4]);
     expect(found.get(0)).toBe('expected 4 fields (id, ts, note, amount), found 6');
     expect(found.get(4)).toMatch(/column ts .* cannot take "yesterday"/);

@@ -185,7 +185,7 @@ export class ClickHouseWarehouse implements Warehouse {
       ),
     ]);
     const known = new Set(settingRows.map((row) => row.name));
-    const valueOf = (name: string) => settingRows.find((row) => row.name === name)?.value;
+    const settingValue = (name: string) => settingRows.find((row) => row.name === name)?.value;
     return {
       version: versionRows[0]?.version ?? 'unknown',
       dedupToken: known.has('insert_deduplication_token'),
@@ -195,8 +195,8 @@ export class ClickHouseWarehouse implements Warehouse {
       csvEmptyAsDefault: known.has('input_format_csv_empty_as_default'),
       strictTextSettings: STRICT_TEXT_SETTINGS.filter((name) => known.has(name)),
       nullRepresentation: {
-        csv: valueOf('format_csv_null_representation') ?? '\\N',
-        tsv: valueOf('format_tsv_null_representation') ?? '\\N',
+        csv: settingValue('format_csv_null_representation') ?? '\\N',
+        tsv: settingValue('format_tsv_null_representation') ?? '\\N',
       },
     };
   }

@@ -5,18 +5,20 @@ import type { CommittedChunk } from '../ports/ledger.ts';
 
 /**
  * Bumped whenever the scanner or the chunk assembler changes where a record or a chunk ends (as the TSV
- * escaped line feed fix did), or what a chunk's inserts carry as deduplication tokens (2: a whole chunk's token
- * no longer names its row count): a retry by a newer chute must not trust chunk numbers an older one recorded,
- * nor resend a chunk with a token the older one did not use.
+ * escaped line feed fix did), or what a chunk's inserts carry as deduplication tokens or rows (2: a whole
+ * chunk's token no longer names its row count; 3: the row screen, which decides the rows a screened insert
+ * leaves out and so its token, takes out fewer rows, and screens before the first insert under exactly-once
+ * too): a retry by a newer chute must not trust chunk numbers an older one recorded, nor resend a chunk with a
+ * token or rows the older one did not use.
  */
-const CUT_RULES_VERSION = 2;
+const CUT_RULES_VERSION = 3;
 
 /**
  * Everything that decides which rows chunk N holds, as text: a retry may skip a chunk an earlier attempt
  * committed only if the object is cut by the same rules, or the chunk numbers name different rows (rows
  * skipped, or loaded twice with tokens that no longer match).
  */
-export function cutSignature(route: Route, chunking: ChunkingConfig): string {
+export function cutSignature(route: Route, chunking: ChunkingConfig, nullText = '\\N'): string {
   // Not the repeated header line: chunk limits count the records alone, so it moves no boundary.
   return [
     `rules=${CUT_RULES_VERSION}`,
@@ -26,6 +28,8 @@ export function cutSignature(route: Route, chunking: ChunkingConfig): string {
     `maxBytes=${chunking.maxBytes}`,
     `maxRows=${chunking.maxRows}`,
     `maxRecordBytes=${chunking.maxRecordBytes}`,
+    // The server's text for NULL decides which rows the screen may take out of a CSV or TSV chunk.
+    ...(route.format === 'ndjson' ? [] : [`null=${JSON.stringify(nullText)}`]),
   ].join(' ');
 }
 

@@ -215,7 +215,11 @@ export async function ingestObject(
     // Chunks an earlier attempt committed: skipped (a killed attempt leaves these and no history row), but
     // only if they were cut by the same rules as this attempt's; each record carries the rules.
     const committed = prior.committed;
-    const cut = cutSignature(route, deps.chunking);
+    const cut = cutSignature(
+      route,
+      deps.chunking,
+      capabilities.nullRepresentation[route.format === 'tsv' ? 'tsv' : 'csv'],
+    );
     checkSameCut(committed, cut, where);
 
     const counts = { rows: 0, blankLines: 0, bytes: 0 };

@@ -11,6 +11,7 @@ const DIGIT_0 = 0x30;
 const DIGIT_9 = 0x39;
 const BACKSLASH = 0x5c;
 const TAB = 0x09;
+const SPACE = 0x20;
 const SINGLE_QUOTE = 0x27;
 
 /** Numbers, dates and times: a value without a single digit cannot be one. */
@@ -30,10 +31,11 @@ const NEEDS_DIGITS =
  *
  * "Certain" is what makes screening before the first insert safe under exactly-once: a row screened out must
  * be one no insert of it could load, or a retry that offered the chunk whole would load rows the first
- * attempt had left out. So the screen gives up wherever a server may read a row otherwise: one empty field
- * past the last (CSV: ClickHouse takes a trailing delimiter), a field count off where a field opens with a
- * single quote (servers that read single-quoted CSV fields, 18.16 by default), and the server's own text for
- * NULL (`nullText`, from `format_{csv,tsv}_null_representation`). The settings that would let a server load a
+ * attempt had left out. So the screen reads CSV as ClickHouse does where it can (blanks before a quoted field),
+ * and gives up wherever a server may read a row otherwise: one empty (or blank) field past the last
+ * (ClickHouse takes a trailing delimiter), any row with a field that opens with a single quote (servers that
+ * read single-quoted CSV fields, 18.16 by default), and the server's own text for NULL (`nullText`, from
+ * `format_{csv,tsv}_null_representation`). The settings that would let a server load a
  * short row or a bad value as defaults are turned off in every insert (STRICT_TEXT_SETTINGS).
  */
 export function createRowScreen(
@@ -104,10 +106,14 @@ function screenCsv(
     const fieldStart = i;
     const wanted = problem === undefined && field < expected && columns.needsDigits[field] === true;
     let digits = false;
-    if (i < stop && body[i] === SINGLE_QUOTE) singleQuoted = true;
-    if (i < stop && body[i] === QUOTE) {
+    // ClickHouse skips spaces and tabs before a field (when neither is the delimiter): a quote after them
+    // still opens it.
+    let opening = i;
+    while (opening < stop && body[opening] !== separator && isBlank(body[opening] as number)) opening++;
+    if (opening < stop && body[opening] === SINGLE_QUOTE) singleQuoted = true;
+    if (opening < stop && body[opening] === QUOTE) {
       // A quote opens a field only at its start; inside, a doubled quote is a literal one.
-      for (i++; ; i++) {
+      for (i = opening + 1; ; i++) {
         if (i >= stop) return undefined; // unterminated: ClickHouse will say what is wrong with the quoting
         const c = body[i] as number;
         if (c === QUOTE) {
@@ -134,15 +140,25 @@ function screenCsv(
     } else {
       while (i < stop && body[i] !== separator) i++;
     }
-    lastFieldEmpty = i === fieldStart;
+    lastFieldEmpty = onlyBlanks(body, fieldStart, i);
     field++;
     if (i >= stop) break;
     i++; // past the separator
   }
-  // ClickHouse takes one delimiter after the last field; a count off by single-quoted fields is not certain.
+  // A server that reads single-quoted fields (18.16 by default) may count and align this row otherwise.
+  if (singleQuoted) return undefined;
+  // ClickHouse takes one delimiter (and blanks) after the last field.
   if (field === expected + 1 && lastFieldEmpty) return problem;
-  if (field !== expected && singleQuoted) return undefined;
   return verdict(field, problem, columns);
+}
+
+function isBlank(byte: number): boolean {
+  return byte === SPACE || byte === TAB;
+}
+
+function onlyBlanks(body: Buffer, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (!isBlank(body[i] as number)) return false;
+  return true;
 }
 
 function screenTsv(body: Buffer, start: number, end: number, columns: ScreenColumns): string | undefined {
