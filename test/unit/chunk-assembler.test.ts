@@ -95,6 +95,35 @@ describe('ChunkAssembler and indexChunk, CSV', () => {
     expect(assemble('h\nab"c,d\ne,f\n').rows.map((r) => r.text)).toEqual(['ab"c,d', 'e,f']);
   });
 
+  it.each([1, 2, 3, 1000])(
+    'opens a quoted field after spaces and tabs, as ClickHouse does, with %i-byte pieces',
+    (piece) => {
+      // Measured on 18.16 and chDB: `1, "a<LF>b",2` is one row; a quote after field text is still data.
+      const run = assemble('h\n1, "a\nb",2\n3,\t "c,\nd" ,4\n5, x "y\n6,z\n', { piece });
+      expect(run.rows.map((r) => r.text)).toEqual(['1, "a\nb",2', '3,\t "c,\nd" ,4', '5, x "y', '6,z']);
+      expect(run.rows.map((r) => r.line)).toEqual([2, 4, 6, 7]);
+    },
+  );
+
+  it('does not take a tab delimiter for a blank before a quote', () => {
+    const chunking = { maxBytes: 1 << 20, maxRows: 100, maxRecordBytes: 1024, insertsInFlight: 1 };
+    const assembler = new ChunkAssembler({
+      format: 'csv',
+      delimiter: '\t',
+      chunking,
+      header: false,
+      pool: new BufferPool(chunkBufferSize(chunking)),
+    });
+    const [chunk] = [...assembler.push(Buffer.from('a\t"b\nc"\n1\tx "y\n2\tz\n')), ...assembler.end()];
+    if (chunk === undefined) throw new Error('expected a chunk');
+    const index = indexChunk(chunk, 'csv', '\t');
+    expect(Array.from({ length: chunk.rows }, (_, i) => rowText(chunk, index, i))).toEqual([
+      'a\t"b\nc"',
+      '1\tx "y',
+      '2\tz',
+    ]);
+  });
+
   it('rejects the first line of a runaway quote, resumes on the next line, and loses no other row', () => {
     const good = Array.from({ length: 2000 }, (_, i) => `${i},ok`).join('\n');
     for (const piece of [7, 100, 4096]) {

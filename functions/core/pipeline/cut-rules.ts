@@ -6,10 +6,11 @@ import type { CommittedChunk } from '../ports/ledger.ts';
 /**
  * Bumped whenever the scanner or the chunk assembler changes where a record or a chunk ends (as the TSV
  * escaped line feed fix did), or what a chunk's inserts carry as deduplication tokens or rows (2: a whole
- * chunk's token no longer names its row count; 3: the row screen, which decides the rows a screened insert
- * leaves out and so its token, takes out fewer rows, and screens before the first insert under exactly-once
- * too): a retry by a newer chute must not trust chunk numbers an older one recorded, nor resend a chunk with a
- * token or rows the older one did not use.
+ * chunk's token no longer names its row count; 3: a CSV quote after spaces or tabs opens a field, as ClickHouse
+ * reads it, so records end elsewhere; and the row screen, which decides the rows a screened insert leaves out
+ * and so its token, takes out fewer rows and screens before the first insert under exactly-once too): a retry
+ * by a newer chute must not trust chunk numbers an older one recorded, nor resend a chunk with a token or rows
+ * the older one did not use.
  */
 const CUT_RULES_VERSION = 3;
 

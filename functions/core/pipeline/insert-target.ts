@@ -40,8 +40,11 @@ export function insertTarget(
   if (route.format !== 'ndjson') for (const name of capabilities.strictTextSettings) settings[name] = 0;
   if (route.format === 'csv') {
     settings.format_csv_delimiter = route.delimiter ?? ',';
-    // The scanner reads double quotes as CSV quotes, and the poison below relies on them.
+    // The scanner reads double quotes as CSV quotes, and the poison below relies on them; single quotes are
+    // data to it, so they must be to ClickHouse too (18.16 reads single-quoted fields by default: a line feed
+    // inside one would make one row of what chute counts as two).
     settings.format_csv_allow_double_quotes = 1;
+    settings.format_csv_allow_single_quotes = 0;
   }
   if (capabilities.asyncInsertSetting) settings.async_insert = 0;
   if (capabilities.dedupToken) settings.insert_deduplicate = 1;
