@@ -105,6 +105,24 @@ describe('ChunkAssembler and indexChunk, CSV', () => {
     },
   );
 
+  it.each([1, 2, 3, 5, 7])(
+    'resumes after an overlong line at a record start, so a quote there opens a field (%i-byte pieces)',
+    (piece) => {
+      const long = 'x'.repeat(24);
+      for (const [input, rows] of [
+        [`h\n${long}\n "a\nb",c\n1,2\n`, [' "a\nb",c', '1,2']],
+        [`h\n${long}\n"a\nb",c\n1,2\n`, ['"a\nb",c', '1,2']],
+        [`h\n1,2\n${long}\n"a\nb",c\n1,2\n`, ['1,2', '"a\nb",c', '1,2']],
+      ] as const) {
+        const run = assemble(input, { piece, chunking: { maxRecordBytes: 10 } });
+        // The chunk's index (a fresh scan of its body) must find the rows the assembler cut.
+        expect(run.rows.map((r) => r.text)).toEqual(rows);
+        expect(run.chunks.reduce((sum, chunk) => sum + chunk.rows, 0)).toBe(rows.length);
+        expect(run.rejected.map((r) => r.raw)).toEqual(['x'.repeat(10)]);
+      }
+    },
+  );
+
   it('does not take a tab delimiter for a blank before a quote', () => {
     const chunking = { maxBytes: 1 << 20, maxRows: 100, maxRecordBytes: 1024, insertsInFlight: 1 };
     const assembler = new ChunkAssembler({

@@ -192,6 +192,9 @@ export class ChunkAssembler {
       this.#discarding = false;
       this.#line++;
       from = lf + 1;
+      // The skipped line's end is a record start: a quote there, or after blanks there, opens a field.
+      this.#state.previous = LF;
+      this.#state.atFieldStart = true;
     }
     this.#runStart = from;
     this.#runEnd = from;
