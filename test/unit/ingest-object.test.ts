@@ -123,6 +123,16 @@ class FakeWarehouse implements Warehouse {
   }
 }
 
+/** A current server whose table honours deduplication tokens: delivery is exactly-once. */
+class DeduplicatingWarehouse extends FakeWarehouse {
+  override async capabilities(): Promise<ServerCapabilities> {
+    return MODERN_SERVER;
+  }
+  override async deduplication(): Promise<Deduplication> {
+    return { enabled: true, engine: 'ReplicatedMergeTree' };
+  }
+}
+
 class FakeLedger implements Ledger {
   readonly chunks: CommittedChunk[] = [];
   readonly entries: LedgerEntry[] = [];
@@ -376,14 +386,6 @@ describe('ingestObject: bad rows', () => {
 });
 
 describe('ingestObject: bad rows under exactly-once', () => {
-  class DeduplicatingManual extends FakeWarehouse {
-    override async capabilities(): Promise<ServerCapabilities> {
-      return MODERN_SERVER;
-    }
-    override async deduplication(): Promise<Deduplication> {
-      return { enabled: true, engine: 'ReplicatedMergeTree' };
-    }
-  }
   /** A history whose earlier attempt committed (and recorded) the given chunks. */
   class ResumingLedger extends FakeLedger {
     constructor(readonly earlier: ReadonlyMap<number, CommittedChunk>) {
@@ -403,7 +405,7 @@ describe('ingestObject: bad rows under exactly-once', () => {
 
   async function attempt(ledger: FakeLedger) {
     const h = harness('in/orders.csv', csvFile(rows), 'manual', { maxBytes: 1024 });
-    const warehouse = new DeduplicatingManual('manual');
+    const warehouse = new DeduplicatingWarehouse('manual');
     let summary: FileSummary | undefined;
     ingestObject({ ...h.deps, warehouse, ledger }, ROUTE, h.ref).then((result) => {
       summary = result;
@@ -551,16 +553,6 @@ describe('ingestObject: the preflight alongside the history query', () => {
 });
 
 describe('ingestObject: chunk records', () => {
-  /** A current server whose table honours deduplication tokens: delivery is exactly-once. */
-  class DeduplicatingWarehouse extends FakeWarehouse {
-    override async capabilities(): Promise<ServerCapabilities> {
-      return MODERN_SERVER;
-    }
-    override async deduplication(): Promise<Deduplication> {
-      return { enabled: true, engine: 'ReplicatedMergeTree' };
-    }
-  }
-
   /** Chunk records stay pending until the test settles them; the file's history row is taken at once. */
   class GatedLedger extends FakeLedger {
     readonly gated: { chunk: number; resolve(): void; reject(error: unknown): void }[] = [];

@@ -14,7 +14,7 @@ const TABLE: TableColumn[] = [
 ];
 const COLUMNS = ['id', 'ts', 'note', 'amount'];
 
-function screen(rows: string[], format: DataFormat = 'csv'): Map<number, string> {
+function screen(rows: string[], format: DataFormat = 'csv', nullText?: string): Map<number, string> {
   const chunking = { maxBytes: 1 << 20, maxRows: 1000, maxRecordBytes: 1024, insertsInFlight: 2 };
   const delimiter = format === 'tsv' ? '\t' : ',';
   const assembler = new ChunkAssembler({
@@ -26,7 +26,7 @@ function screen(rows: string[], format: DataFormat = 'csv'): Map<number, string>
   });
   const [chunk] = [...assembler.push(Buffer.from(`${rows.join('\n')}\n`)), ...assembler.end()];
   if (chunk === undefined) throw new Error('expected a chunk');
-  const check = createRowScreen(format, delimiter, COLUMNS, TABLE);
+  const check = createRowScreen(format, delimiter, COLUMNS, TABLE, nullText);
   if (check === undefined) throw new Error('expected a screen');
   return check(chunk, indexChunk(chunk, format, delimiter));
 }
@@ -112,19 +112,8 @@ describe('createRowScreen', () => {
   });
 
   it("leaves to ClickHouse the server's own text for NULL", () => {
-    const chunking = { maxBytes: 1 << 20, maxRows: 1000, maxRecordBytes: 1024, insertsInFlight: 2 };
-    const assembler = new ChunkAssembler({
-      format: 'csv',
-      delimiter: ',',
-      chunking,
-      header: false,
-      pool: new BufferPool(chunkBufferSize(chunking)),
-    });
     const rows = ['1,2026-11-01,a,NA', '2,NA,b,1', '3,2026-11-01,c,"NA"', '4,2026-11-01,d,n/a'];
-    const [chunk] = [...assembler.push(Buffer.from(`${rows.join('\n')}\n`)), ...assembler.end()];
-    if (chunk === undefined) throw new Error('expected a chunk');
-    const check = createRowScreen('csv', ',', COLUMNS, TABLE, 'NA');
-    expect([...(check?.(chunk, indexChunk(chunk, 'csv', ',')).keys() ?? [])]).toEqual([3]);
+    expect([...screen(rows, 'csv', 'NA').keys()]).toEqual([3]);
   });
 
   it('reads TSV escapes as data: an escaped tab is not a separator, an escaped digit is no digit', () => {

@@ -194,6 +194,7 @@ function opensField(
   return before === delimiter || before === LF;
 }
 
-function isBlank(byte: number, delimiter: number): boolean {
+/** A space or a tab that is not the delimiter: what ClickHouse skips before a CSV field. */
+export function isBlank(byte: number, delimiter: number): boolean {
   return byte !== delimiter && (byte === SPACE || byte === TAB);
 }

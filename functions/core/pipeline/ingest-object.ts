@@ -22,7 +22,7 @@ import { checkSameCut, cutSignature } from './cut-rules.ts';
 import { decompress } from './decompress.ts';
 import { type FillingChunk, sendAtLeast } from './filling-chunk.ts';
 import { collectIfHeapGrew, scavengingEvery } from './garbage.ts';
-import { insertTarget } from './insert-target.ts';
+import { insertTarget, nullTextFor } from './insert-target.ts';
 import { checkHeadroom, decideDelivery, describe } from './preflight.ts';
 import { ChunkReader } from './read-chunks.ts';
 import {
@@ -215,11 +215,7 @@ export async function ingestObject(
     // Chunks an earlier attempt committed: skipped (a killed attempt leaves these and no history row), but
     // only if they were cut by the same rules as this attempt's; each record carries the rules.
     const committed = prior.committed;
-    const cut = cutSignature(
-      route,
-      deps.chunking,
-      capabilities.nullRepresentation[route.format === 'tsv' ? 'tsv' : 'csv'],
-    );
+    const cut = cutSignature(route, deps.chunking, nullTextFor(capabilities, route));
     checkSameCut(committed, cut, where);
 
     const counts = { rows: 0, blankLines: 0, bytes: 0 };

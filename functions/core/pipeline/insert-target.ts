@@ -71,7 +71,7 @@ export function insertTarget(
             fieldDelimiter(route),
             plan.columns,
             tableColumns,
-            capabilities.nullRepresentation[route.format === 'tsv' ? 'tsv' : 'csv'],
+            nullTextFor(capabilities, route),
           ),
   };
 }
@@ -121,4 +121,9 @@ function fieldCountCheck(route: Route, columns: readonly string[]): (raw: string
       ? undefined
       : `expected ${columns.length} fields (${names}), found ${found}`;
   };
+}
+
+/** The text the server reads as NULL in this route's format (CSV's for NDJSON, which has no screen). */
+export function nullTextFor(capabilities: ServerCapabilities, route: Route): string {
+  return capabilities.nullRepresentation[route.format === 'tsv' ? 'tsv' : 'csv'];
 }

@@ -1,4 +1,5 @@
 import type { DataFormat } from '../config/schema.ts';
+import { isBlank } from '../format/record-boundaries.ts';
 import type { TableColumn } from '../ports/warehouse.ts';
 import type { Chunk } from './chunk.ts';
 import type { ChunkIndex } from './chunk-index.ts';
@@ -11,7 +12,6 @@ const DIGIT_0 = 0x30;
 const DIGIT_9 = 0x39;
 const BACKSLASH = 0x5c;
 const TAB = 0x09;
-const SPACE = 0x20;
 const SINGLE_QUOTE = 0x27;
 
 /** Numbers, dates and times: a value without a single digit cannot be one. */
@@ -109,7 +109,7 @@ function screenCsv(
     // ClickHouse skips spaces and tabs before a field (when neither is the delimiter): a quote after them
     // still opens it.
     let opening = i;
-    while (opening < stop && body[opening] !== separator && isBlank(body[opening] as number)) opening++;
+    while (opening < stop && isBlank(body[opening] as number, separator)) opening++;
     if (opening < stop && body[opening] === SINGLE_QUOTE) singleQuoted = true;
     if (opening < stop && body[opening] === QUOTE) {
       // A quote opens a field only at its start; inside, a doubled quote is a literal one.
@@ -140,7 +140,7 @@ function screenCsv(
     } else {
       while (i < stop && body[i] !== separator) i++;
     }
-    lastFieldEmpty = onlyBlanks(body, fieldStart, i);
+    lastFieldEmpty = onlyBlanks(body, fieldStart, i, separator);
     field++;
     if (i >= stop) break;
     i++; // past the separator
@@ -152,12 +152,8 @@ function screenCsv(
   return verdict(field, problem, columns);
 }
 
-function isBlank(byte: number): boolean {
-  return byte === SPACE || byte === TAB;
-}
-
-function onlyBlanks(body: Buffer, from: number, to: number): boolean {
-  for (let i = from; i < to; i++) if (!isBlank(body[i] as number)) return false;
+function onlyBlanks(body: Buffer, from: number, to: number, separator: number): boolean {
+  for (let i = from; i < to; i++) if (!isBlank(body[i] as number, separator)) return false;
   return true;
 }
 
