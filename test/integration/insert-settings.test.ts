@@ -6,28 +6,24 @@
  * chute sends repeat a default. So each kind is checked here on its own, with a value that changes the outcome:
  * the deduplication token, a format setting, and a limit on errors.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { ClickHouseWarehouse } from '../../functions/core/clickhouse/warehouse.ts';
 import { DataRejectedError, type RawInsert } from '../../functions/core/ports/warehouse.ts';
-import { chdbEngine, type Engine } from '../fixtures/loader.ts';
+import { useEngine } from '../fixtures/engine-and-s3.ts';
+import { chdbEngine } from '../fixtures/loader.ts';
 import { queryRows, uniqueName } from '../fixtures/tables.ts';
 
 describe('insert settings in the SETTINGS clause, on chDB', () => {
-  let engine: Engine;
+  const ctx = useEngine(chdbEngine);
   let warehouse: ClickHouseWarehouse;
-
   beforeAll(() => {
-    engine = chdbEngine();
-    warehouse = new ClickHouseWarehouse(engine.client, engine.warehouse);
-  });
-  afterAll(async () => {
-    await engine?.close();
+    warehouse = new ClickHouseWarehouse(ctx.engine.client, ctx.engine.warehouse);
   });
 
   async function freshTable(): Promise<string> {
     const table = uniqueName('insert_settings');
-    await engine.client.command({
-      query: `CREATE TABLE ${table} (id UInt32, name String) ${engine.mergeTree('id')}`,
+    await ctx.engine.client.command({
+      query: `CREATE TABLE ${table} (id UInt32, name String) ${ctx.engine.mergeTree('id')}`,
     });
     return table;
   }
@@ -43,7 +39,7 @@ describe('insert settings in the SETTINGS clause, on chDB', () => {
   }
 
   async function ids(table: string): Promise<number[]> {
-    const rows = await queryRows<{ id: number }>(engine.client, `SELECT id FROM ${table} ORDER BY id`);
+    const rows = await queryRows<{ id: number }>(ctx.engine.client, `SELECT id FROM ${table} ORDER BY id`);
     return rows.map((row) => Number(row.id));
   }
 
@@ -65,7 +61,7 @@ describe('insert settings in the SETTINGS clause, on chDB', () => {
     const table = await freshTable();
     await warehouse.insertRaw(csvInsert(table, "5;it's\n", { format_csv_delimiter: ';' }));
     const rows = await queryRows<{ id: number; name: string }>(
-      engine.client,
+      ctx.engine.client,
       `SELECT id, name FROM ${table}`,
     );
     expect(rows.map((row) => [Number(row.id), row.name])).toEqual([[5, "it's"]]);

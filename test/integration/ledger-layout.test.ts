@@ -2,10 +2,11 @@
  * The load history's layout on both real engines: one narrow `_log` table, the two views people query, and the
  * upgrade from the layout chute had before (two wide tables), renamed aside and still read.
  */
-import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
+import { describe, expect, inject, it, vi } from 'vitest';
 import { printHistory } from '../../functions/cli/history.ts';
 import { ClickHouseLedger } from '../../functions/core/clickhouse/ledger.ts';
 import type { LedgerEntry, VersionKey } from '../../functions/core/ports/ledger.ts';
+import { useEngine } from '../fixtures/engine-and-s3.ts';
 import { chdbEngine, type Engine, serverEngine } from '../fixtures/loader.ts';
 import { queryRows, uniqueName } from '../fixtures/tables.ts';
 
@@ -37,16 +38,10 @@ function entry(version: VersionKey, overrides: Partial<LedgerEntry> = {}): Ledge
 }
 
 describe.each(engines)('the load history on %s', (_name, open) => {
-  let engine: Engine;
-  beforeAll(() => {
-    engine = open();
-  });
-  afterAll(async () => {
-    await engine.close();
-  });
+  const ctx = useEngine(open);
 
   const ledgerOn = (table: string) =>
-    new ClickHouseLedger(engine.client, { database: 'default', table }, async () => false);
+    new ClickHouseLedger(ctx.engine.client, { database: 'default', table }, async () => false);
 
   it('writes one narrow table and shows attempts and chunks through views with the documented columns', async () => {
     const name = uniqueName('history');
@@ -57,13 +52,13 @@ describe.each(engines)('the load history on %s', (_name, open) => {
     await ledger.record(entry(version));
 
     const columns = await queryRows<{ name: string; type: string }>(
-      engine.client,
+      ctx.engine.client,
       `SELECT name, type FROM system.columns WHERE database = 'default' AND table = '${name}_log'`,
     );
     expect(columns.map((column) => column.name)).toEqual(['bucket', 'key', 'version', 'record']);
 
     const [attempt, ...moreAttempts] = await queryRows<Record<string, unknown>>(
-      engine.client,
+      ctx.engine.client,
       `SELECT * FROM ${name}`,
     );
     expect(moreAttempts).toEqual([]);
@@ -86,7 +81,10 @@ describe.each(engines)('the load history on %s', (_name, open) => {
     expect(Number(attempt?.rows_inserted)).toBe(7);
     expect(Number(attempt?.rows_rejected)).toBe(2);
 
-    const chunks = await queryRows<Record<string, unknown>>(engine.client, `SELECT * FROM ${name}_chunks`);
+    const chunks = await queryRows<Record<string, unknown>>(
+      ctx.engine.client,
+      `SELECT * FROM ${name}_chunks`,
+    );
     expect(chunks).toHaveLength(1);
     expect(chunks[0]).toMatchObject({ key: version.key, chunk: 0, cut: 'csv/8MiB' });
     expect(Number(chunks[0]?.rows_inserted)).toBe(5);
@@ -99,19 +97,19 @@ describe.each(engines)('the load history on %s', (_name, open) => {
 
   /** The old layout's two tables, as an earlier chute made them (the oldest `_chunks` had no `cut`). */
   async function oldLayout(name: string, withCut: boolean): Promise<void> {
-    await engine.client.command({
+    await ctx.engine.client.command({
       query: `CREATE TABLE ${name} (
         bucket String, key String, version String, size UInt64, route String, table String,
         status String, rows_inserted UInt64, rows_rejected UInt64, rejects_location String,
         attempt UInt32, started DateTime('UTC'), finished DateTime('UTC'), error String, delivery String
       ) ENGINE = MergeTree ORDER BY (bucket, key, version, started)`,
     });
-    await engine.client.command({
+    await ctx.engine.client.command({
       query: `CREATE TABLE ${name}_chunks (bucket String, key String, version String, chunk UInt32,
         rows_inserted UInt64, rows_rejected UInt64, rejects String, committed DateTime('UTC')${withCut ? ', cut String' : ''})
         ENGINE = MergeTree ORDER BY (bucket, key, version, chunk)`,
     });
-    await engine.client.insert({
+    await ctx.engine.client.insert({
       table: name,
       values: [
         {
@@ -134,7 +132,7 @@ describe.each(engines)('the load history on %s', (_name, open) => {
       ],
       format: 'JSONEachRow',
     });
-    await engine.client.insert({
+    await ctx.engine.client.insert({
       table: `${name}_chunks`,
       values: [
         {
@@ -158,7 +156,7 @@ describe.each(engines)('the load history on %s', (_name, open) => {
   const tablesNamed = async (name: string) =>
     (
       await queryRows<{ name: string; engine: string }>(
-        engine.client,
+        ctx.engine.client,
         `SELECT name, engine FROM system.tables WHERE database = 'default' AND name LIKE '${name}%' ORDER BY name`,
       )
     ).map((table) => [table.name, table.engine === 'View' ? 'View' : 'table']);
@@ -203,7 +201,7 @@ describe.each(engines)('the load history on %s', (_name, open) => {
 
       // Every column through the UNION ALL of the views, old rows and new (types must match on 18.16).
       const history = await queryRows<Record<string, unknown>>(
-        engine.client,
+        ctx.engine.client,
         `SELECT * FROM ${name} ORDER BY key`,
       );
       expect(
@@ -213,7 +211,7 @@ describe.each(engines)('the load history on %s', (_name, open) => {
         ['old.csv', 'loaded', 10, 1, '2026-01-01 00:00:01'],
       ]);
       const chunks = await queryRows<Record<string, unknown>>(
-        engine.client,
+        ctx.engine.client,
         `SELECT * FROM ${name}_chunks ORDER BY chunk`,
       );
       expect(chunks.map((row) => [row.chunk, Number(row.rows_inserted), row.cut, row.rejects])).toEqual([
@@ -227,11 +225,11 @@ describe.each(engines)('the load history on %s', (_name, open) => {
   it('finishes an upgrade cut short between the rename and the views', async () => {
     const name = uniqueName('history');
     await oldLayout(name, true);
-    await engine.client.command({ query: `RENAME TABLE ${name} TO ${name}_v1` });
-    await engine.client.command({ query: `RENAME TABLE ${name}_chunks TO ${name}_chunks_v1` });
+    await ctx.engine.client.command({ query: `RENAME TABLE ${name} TO ${name}_v1` });
+    await ctx.engine.client.command({ query: `RENAME TABLE ${name}_chunks TO ${name}_chunks_v1` });
     const prior = await ledgerOn(name).prior({ bucket: 'b', key: 'old.csv', version: 'v0' });
     expect(prior).toMatchObject({ loaded: true });
-    const viewed = await queryRows<{ key: string }>(engine.client, `SELECT key FROM ${name}_chunks`);
+    const viewed = await queryRows<{ key: string }>(ctx.engine.client, `SELECT key FROM ${name}_chunks`);
     expect(viewed).toEqual([{ key: 'half.csv' }]);
   });
 
@@ -239,7 +237,7 @@ describe.each(engines)('the load history on %s', (_name, open) => {
     const name = uniqueName('history');
     await oldLayout(name, true);
     // An earlier upgrade took the _v1 name, and an older chute has made its table again since.
-    await engine.client.command({ query: `CREATE TABLE ${name}_v1 (x UInt8) ENGINE = Memory` });
+    await ctx.engine.client.command({ query: `CREATE TABLE ${name}_v1 (x UInt8) ENGINE = Memory` });
     await expect(ledgerOn(name).prior({ bucket: 'b', key: 'old.csv', version: 'v0' })).rejects.toMatchObject({
       code: 'LEDGER_LAYOUT',
       message: expect.stringMatching(/could not be moved aside .*that name is taken/),
@@ -252,7 +250,7 @@ describe.each(engines)('the load history on %s', (_name, open) => {
     const ledger = ledgerOn(name);
     const version = { bucket: 'b', key: 'k', version: 'v' };
     await ledger.record(entry(version));
-    await engine.client.insert({
+    await ctx.engine.client.insert({
       table: `${name}_log`,
       values: [{ ...version, record: JSON.stringify({ kind: 'later', chunk: 3 }) }],
       format: 'JSONEachRow',
@@ -281,7 +279,7 @@ describe.each(engines)('the load history on %s', (_name, open) => {
     });
     try {
       const code = await printHistory(
-        engine.client,
+        ctx.engine.client,
         {
           command: 'history',
           ledger: name,

@@ -5,7 +5,7 @@
  * with the very settings chute inserts with, about every kind of row the screen has a rule for, including the
  * ones it must leave alone: each row the screen calls certain must be refused.
  */
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { ClickHouseWarehouse } from '../../functions/core/clickhouse/warehouse.ts';
 import { parseRoute } from '../../functions/core/config/parse.ts';
 import type { DataFormat } from '../../functions/core/config/schema.ts';
@@ -15,6 +15,7 @@ import { indexChunk } from '../../functions/core/pipeline/chunk-index.ts';
 import { planColumns } from '../../functions/core/pipeline/column-plan.ts';
 import { insertTarget } from '../../functions/core/pipeline/insert-target.ts';
 import { DataRejectedError } from '../../functions/core/ports/warehouse.ts';
+import { useEngine } from '../fixtures/engine-and-s3.ts';
 import { chdbEngine, type Engine, serverEngine } from '../fixtures/loader.ts';
 import { uniqueName } from '../fixtures/tables.ts';
 
@@ -69,22 +70,19 @@ const engines: [string, () => Engine][] = [
 ];
 
 describe.each(engines)('the row screen against %s', (_name, open) => {
-  let engine: Engine;
+  const ctx = useEngine(open);
   let warehouse: ClickHouseWarehouse;
-
   beforeAll(() => {
-    engine = open();
-    warehouse = new ClickHouseWarehouse(engine.client, engine.warehouse);
-  });
-  afterAll(async () => {
-    await engine?.close();
+    warehouse = new ClickHouseWarehouse(ctx.engine.client, ctx.engine.warehouse);
   });
 
   it.each(['csv', 'tsv'] as const)(
     'takes out of %s only rows the engine refuses',
     async (format: DataFormat) => {
       const table = uniqueName('screened');
-      await engine.client.command({ query: `CREATE TABLE ${table} ${TABLE_SQL} ${engine.mergeTree('id')}` });
+      await ctx.engine.client.command({
+        query: `CREATE TABLE ${table} ${TABLE_SQL} ${ctx.engine.mergeTree('id')}`,
+      });
       const capabilities = await warehouse.capabilities();
       const columns = await warehouse.describeTable({ database: 'default', table });
       const route = parseRoute({ prefix: 'in/', table, format, header: false, columns: COLUMNS });
