@@ -6,6 +6,8 @@ export const SCENARIO_IDS = [
   'gzip',
   'bad-1e4',
   'bad-1e2',
+  'chdb-clean',
+  'chdb-bad-1e4',
   'ndjson',
   'pipe-ndjson',
   'small-files',

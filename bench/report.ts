@@ -32,6 +32,8 @@ interface Section {
   notes?: string[];
 }
 
+const IN_PROCESS = 'in the process';
+
 function verdict(result: { met: boolean; failures: string[] }, hasTarget = true): string {
   if (result.failures.length > 0) return 'FAILED';
   if (!hasTarget) return '–';
@@ -68,7 +70,7 @@ function sections(report: BenchReport): Section[] {
         throughputCell(r.ceiling, r.basis),
         rate(r.chute.rowsPerS.median),
         spread(r.ratio),
-        mib(r.chute.peakRssBytes),
+        r.engineInProcess ? `${mib(r.chute.peakRssBytes)} (chDB's included)` : mib(r.chute.peakRssBytes),
         r.rejectsFound === undefined
           ? r.target
           : `${r.target} (${r.rejectsFound.toLocaleString('en-US')}/${r.work.badRows.toLocaleString('en-US')} found)`,
@@ -95,13 +97,20 @@ function sections(report: BenchReport): Section[] {
         r.id,
         seconds(r.chute.wallMs.median),
         seconds(r.chute.cpuMs.client.median),
-        seconds(r.chute.cpuMs.server.median),
+        r.engineInProcess ? IN_PROCESS : seconds(r.chute.cpuMs.server.median),
         seconds(r.chute.cpuMs.s3.median),
         seconds(r.ceiling.wallMs.median),
         seconds(r.ceiling.cpuMs.client.median),
-        seconds(r.ceiling.cpuMs.server.median),
+        r.engineInProcess ? IN_PROCESS : seconds(r.ceiling.cpuMs.server.median),
       ]),
-      notes: ['CPU seconds above the wall time mean more than one of the 2 cores was busy.'],
+      notes: [
+        'CPU seconds above the wall time mean more than one of the 2 cores was busy.',
+        ...(throughput.some((r) => r.engineInProcess)
+          ? [
+              `${IN_PROCESS}: chDB runs inside the measured process (chute's or the ceiling's), so its CPU is in that process's column.`,
+            ]
+          : []),
+      ],
     });
   }
   for (const result of report.scenarios) {

@@ -4,7 +4,9 @@ import { LedgerSchema } from '../functions/core/config/schema.ts';
 import type { BenchEnv } from './env.ts';
 
 /** chute's load history (default name): it remembers loaded object versions, so each run must start without it. */
-const LEDGER_LOG = quoteTable(ledgerTables(parseTableName(LedgerSchema.parse({}).table, 'default')).log);
+export const LEDGER_LOG = quoteTable(
+  ledgerTables(parseTableName(LedgerSchema.parse({}).table, 'default')).log,
+);
 
 let dedupSetting: Promise<boolean> | undefined;
 

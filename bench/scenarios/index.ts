@@ -1,6 +1,7 @@
 import type { ScenarioId } from '../args.ts';
 import type { Context } from '../context.ts';
 import { type BoundsResult, bounds } from './bounds.ts';
+import { chdbBadCsv, chdbCleanCsv } from './chdb.ts';
 import { type ColdStartResult, coldStart } from './cold-start.ts';
 import {
   badCsv,
@@ -24,6 +25,8 @@ export const SCENARIOS: Record<ScenarioId, (ctx: Context) => Promise<ScenarioRes
   gzip: gzipCsv,
   'bad-1e4': (ctx) => badCsv(ctx, 10_000),
   'bad-1e2': (ctx) => badCsv(ctx, 100),
+  'chdb-clean': chdbCleanCsv,
+  'chdb-bad-1e4': chdbBadCsv,
   ndjson,
   'pipe-ndjson': pipeNdjson,
   'small-files': smallFiles,
