@@ -105,7 +105,10 @@ async function runOnChdb(ctx: Context, spec: ThroughputSpec): Promise<Paired & {
             count,
           );
           rejectsFound = Math.min(rejectsFound, verdict.rejectsFound);
-          const notExactlyOnce = run.summaries.filter((s) => s.delivery !== 'exactly-once');
+          // A failed file is already a failure above; a loaded one must have been loaded exactly-once.
+          const notExactlyOnce = run.summaries.filter(
+            (s) => s.status !== 'failed' && s.delivery !== 'exactly-once',
+          );
           return {
             wallMs: run.wallMs,
             peakRssBytes: run.peakRssBytes,
@@ -113,7 +116,7 @@ async function runOnChdb(ctx: Context, spec: ThroughputSpec): Promise<Paired & {
             failures: [
               ...verdict.failures,
               ...notExactlyOnce.map(
-                (s) => `${s.key}: delivery ${s.delivery}, not exactly-once (${s.deliveryNote})`,
+                (s) => `${s.key}: ${s.status} ${s.delivery ?? ''}, not exactly-once: ${s.deliveryNote ?? ''}`,
               ),
             ],
           };
