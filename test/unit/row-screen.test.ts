@@ -3,7 +3,12 @@ import type { DataFormat } from '../../functions/core/config/schema.ts';
 import { BufferPool, chunkBufferSize } from '../../functions/core/pipeline/buffer-pool.ts';
 import { ChunkAssembler } from '../../functions/core/pipeline/chunk-assembler.ts';
 import { indexChunk } from '../../functions/core/pipeline/chunk-index.ts';
-import { createRowScreen } from '../../functions/core/pipeline/row-screen.ts';
+import {
+  createRowScreen,
+  plainCsvRow,
+  screenColumns,
+  screenCsvFields,
+} from '../../functions/core/pipeline/row-screen.ts';
 import type { TableColumn } from '../../functions/core/ports/warehouse.ts';
 
 const TABLE: TableColumn[] = [
@@ -131,6 +136,53 @@ describe('createRowScreen', () => {
       '6,2026-11-01,f,n/a',
     ]);
     expect([...found.keys()]).toEqual([5]);
+  });
+
+  it('clears in its one-pass check only rows the field-by-field screen passes too', () => {
+    // Rows of every shape the two differ on: fields opening with a quote, a single quote, a blank or a
+    // tab, empty fields, digit-less numbers, too few or too many fields, CRLF ends; from a seeded generator.
+    const odd = [
+      'n/a',
+      '"a,b"',
+      '"x,1"',
+      ' "y,2"',
+      '\t"w,4"',
+      "'q'",
+      "'z,3'",
+      ' 7',
+      '\t8',
+      '',
+      '-1',
+      '""',
+      'NA',
+      'x,y',
+    ];
+    const usual = { number: ['1', '42', '2026-11-01'], text: ['text', 'a "b" c', '1'] };
+    let seed = 7;
+    const next = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    const pick = (from: string[]) => from[next(from.length)] as string;
+    const known = screenColumns(COLUMNS, TABLE, '\\N');
+    let plain = 0;
+    let flagged = 0;
+    for (let n = 0; n < 20_000; n++) {
+      const count = next(4) === 0 ? 2 + next(5) : COLUMNS.length;
+      const fields = Array.from({ length: count }, (_, i) =>
+        pick(next(3) === 0 ? odd : known.needsDigits[i] === true ? usual.number : usual.text),
+      );
+      const row = Buffer.from(fields.join(',') + (next(4) === 0 ? '\r' : ''));
+      const stop = row.at(-1) === 0x0d ? row.length - 1 : row.length;
+      const verdict = screenCsvFields(row, 0, stop, 0x2c, known);
+      if (verdict !== undefined) flagged++;
+      if (!plainCsvRow(row, 0, stop, 0x2c, known.needsDigits)) continue;
+      plain++;
+      expect(verdict, row.toString()).toBeUndefined();
+    }
+    // The generator reaches both sides: rows the fast check clears, rows the full screen flags.
+    expect(plain).toBeGreaterThan(500);
+    expect(flagged).toBeGreaterThan(5_000);
   });
 
   it('does nothing for NDJSON (keys, not positions)', () => {

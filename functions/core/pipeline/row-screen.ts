@@ -12,6 +12,7 @@ const DIGIT_0 = 0x30;
 const DIGIT_9 = 0x39;
 const BACKSLASH = 0x5c;
 const TAB = 0x09;
+const SPACE = 0x20;
 const SINGLE_QUOTE = 0x27;
 
 /** Numbers, dates and times: a value without a single digit cannot be one. */
@@ -46,14 +47,7 @@ export function createRowScreen(
   nullText = '\\N',
 ): RowScreen | undefined {
   if (format === 'ndjson') return undefined;
-  const types = new Map(table.map((c) => [c.name, c.type]));
-  const known: ScreenColumns = {
-    names: columns,
-    needsDigits: columns.map((name) => NEEDS_DIGITS.test(types.get(name) ?? '')),
-    types,
-    shown: columns.length > 8 ? `${columns.slice(0, 8).join(', ')}, …` : columns.join(', '),
-    nullText,
-  };
+  const known = screenColumns(columns, table, nullText);
   const separator = delimiter.charCodeAt(0);
   return (chunk, index) => {
     const found = new Map<number, string>();
@@ -70,7 +64,22 @@ export function createRowScreen(
 }
 
 /** What the screen knows of the file's columns, in file order. */
-interface ScreenColumns {
+export function screenColumns(
+  columns: readonly string[],
+  table: readonly TableColumn[],
+  nullText: string,
+): ScreenColumns {
+  const types = new Map(table.map((c) => [c.name, c.type]));
+  return {
+    names: columns,
+    needsDigits: columns.map((name) => NEEDS_DIGITS.test(types.get(name) ?? '')),
+    types,
+    shown: columns.length > 8 ? `${columns.slice(0, 8).join(', ')}, …` : columns.join(', '),
+    nullText,
+  };
+}
+
+export interface ScreenColumns {
   readonly names: readonly string[];
   readonly needsDigits: readonly boolean[];
   readonly types: ReadonlyMap<string, string>;
@@ -96,6 +105,47 @@ function screenCsv(
 ): string | undefined {
   let stop = end;
   if (stop > start && body[stop - 1] === 0x0d) stop--; // CRLF
+  return plainCsvRow(body, start, stop, separator, columns.needsDigits)
+    ? undefined
+    : screenCsvFields(body, start, stop, separator, columns);
+}
+
+/**
+ * The rows nearly every chunk is made of, cleared in one pass at about 60% of the cost of the field-by-field
+ * screen: the expected number of fields, none opening with a quote or a blank (after which a quote would open
+ * it, and a quoted field may hold separators), and each that needs a digit starting with one. Such a row is one
+ * the full screen passes too (a field opening with a single quote included: the full screen leaves those rows
+ * to ClickHouse); anything else is left to it. (Exported, with the full screen, for the test that holds the two
+ * to that.)
+ */
+export function plainCsvRow(
+  body: Buffer,
+  start: number,
+  stop: number,
+  separator: number,
+  needsDigits: readonly boolean[],
+): boolean {
+  const expected = needsDigits.length;
+  let i = start;
+  for (let field = 0; ; field++) {
+    if (field === expected) return false;
+    const first = i < stop ? (body[i] as number) : -1;
+    if (needsDigits[field] === true) {
+      if (first < DIGIT_0 || first > DIGIT_9) return false;
+    } else if (first === QUOTE || first === SPACE || first === TAB) return false;
+    while (i < stop && body[i] !== separator) i++;
+    if (i >= stop) return field + 1 === expected;
+    i++; // past the separator
+  }
+}
+
+export function screenCsvFields(
+  body: Buffer,
+  start: number,
+  stop: number,
+  separator: number,
+  columns: ScreenColumns,
+): string | undefined {
   const expected = columns.names.length;
   let field = 0;
   let problem: string | undefined;
