@@ -3,42 +3,23 @@
  * chute's pipeline loading an object from the bench's s3rver into it (the code the handler and `npm start`
  * run, with exactly-once delivery, which 18.16 cannot give), or the ceiling, the same bytes in one INSERT.
  * One process serves a whole scenario: chDB holds one data directory per process and takes about 0.2 s to
- * load, a cost of neither side. Commands come over the IPC channel (see `bench/chdb.ts`).
+ * load, a cost of neither side. Commands come over the IPC channel (`chdb-protocol.ts`, `chdb.ts`).
  */
-import { createReadStream, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { S3Event } from 'aws-lambda';
+import { createReadStream, writeFileSync } from 'node:fs';
 import { createS3Client } from '../functions/core/adapters/s3-client.ts';
 import { parseConfig } from '../functions/core/config/parse.ts';
-import type { RouteInput } from '../functions/core/config/schema.ts';
 import { s3IngestDependencies } from '../functions/core/pipeline/s3-dependencies.ts';
 import type { FileSummary } from '../functions/core/pipeline/summary.ts';
 import { processS3Event } from '../functions/ingest/process-event.ts';
 import { openEmbeddedClickHouse } from '../functions/local/embedded-clickhouse.ts';
-import { LEDGER_LOG } from './tables.ts';
+import { ownPeakRssBytes } from '../test/fixtures/peak-rss.ts';
+import { CHDB_ENV, type ChdbCommand, type ChdbReply, type ChdbRun } from './chdb-protocol.ts';
+import { resetStatements } from './tables.ts';
 
-export type ChdbCommand =
-  | { op: 'reset'; table: string; columns: string }
-  | { op: 'chute'; events: S3Event[]; route: RouteInput }
-  | { op: 'ceiling'; table: string; format: string; files: string[] }
-  | { op: 'count'; table: string }
-  | { op: 'version' };
-
-/** One measured load: wall and CPU of this process (chDB's threads included), and its peak RSS meanwhile. */
-export interface ChdbRun {
-  wallMs: number;
-  cpuMs: number;
-  peakRssBytes: number;
-  summaries: FileSummary[];
-  errors: string[];
-}
-
-export type ChdbReply = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: string };
-
-const endpoint = process.env.CHUTE_BENCH_S3_ENDPOINT;
-if (endpoint === undefined) throw new Error('CHUTE_BENCH_S3_ENDPOINT is not set');
-const dataDir = mkdtempSync(join(tmpdir(), 'chute-bench-chdb-'));
+const endpoint = process.env[CHDB_ENV.s3Endpoint];
+const dataDir = process.env[CHDB_ENV.dataDir];
+if (endpoint === undefined || dataDir === undefined)
+  throw new Error(`${CHDB_ENV.s3Endpoint} and ${CHDB_ENV.dataDir} must be set (see bench/chdb.ts)`);
 const clickhouse = await openEmbeddedClickHouse(dataDir);
 const s3 = createS3Client({ endpoint, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
 
@@ -46,30 +27,28 @@ async function sql(query: string): Promise<void> {
   await clickhouse.command({ query });
 }
 
+async function firstValue(query: string): Promise<string> {
+  const rows = await (await clickhouse.query({ query, format: 'JSONEachRow' })).json<{ v: string }>();
+  return (rows[0] as { v: string }).v;
+}
+
 async function run(command: ChdbCommand): Promise<unknown> {
   switch (command.op) {
-    case 'version': {
-      const result = await clickhouse.query({ query: 'SELECT version() AS v', format: 'JSONEachRow' });
-      return ((await result.json<{ v: string }>())[0] as { v: string }).v;
-    }
+    case 'version':
+      return firstValue('SELECT version() AS v');
     case 'reset':
-      await sql(`DROP TABLE IF EXISTS ${command.table}`);
-      await sql(
-        `CREATE TABLE ${command.table} ${command.columns} ENGINE = MergeTree ORDER BY id SETTINGS non_replicated_deduplication_window = 1000`,
-      );
-      await sql(`TRUNCATE TABLE IF EXISTS ${LEDGER_LOG}`);
+      // chDB is a current engine: its MergeTree tables take the deduplication window.
+      for (const statement of resetStatements(command.table, command.columns, true)) await sql(statement);
       return null;
-    case 'count': {
-      const result = await clickhouse.query({
-        query: `SELECT count() AS n FROM ${command.table}`,
-        format: 'JSONEachRow',
-      });
-      return Number(((await result.json<{ n: string }>())[0] as { n: string }).n);
-    }
+    case 'drop':
+      await sql(`DROP TABLE IF EXISTS ${command.table}`);
+      return null;
+    case 'count':
+      return Number(await firstValue(`SELECT count() AS v FROM ${command.table}`));
     case 'chute':
       return measure(async (errors) => {
-        // A fresh configuration and fresh ports each run, as a cold container builds them: the capability
-        // probe and the load history's tables are part of chute's time, as in the handler scenarios.
+        // A fresh configuration and fresh ports each run: the capability probe and the load history's tables
+        // are part of chute's time, as in the handler scenarios' first call.
         const config = parseConfig(
           { clickhouse: { url: 'http://embedded' }, routes: [command.route] },
           'bench chDB route',
@@ -107,23 +86,31 @@ async function run(command: ChdbCommand): Promise<unknown> {
   }
 }
 
+/**
+ * Times one load. The two sides share this process, so what one run leaves behind must not be paid by the
+ * next: a full collection first (chDB's connection holds a whole insert as one string), then the kernel's
+ * high-water mark reset to the current RSS, so the peak read after is this run's own.
+ */
 async function measure(load: (errors: string[]) => Promise<FileSummary[]>): Promise<ChdbRun> {
-  let peak = process.memoryUsage.rss();
-  const sampler = setInterval(() => {
-    peak = Math.max(peak, process.memoryUsage.rss());
-  }, 20);
+  globalThis.gc?.();
+  try {
+    writeFileSync('/proc/self/clear_refs', '5');
+  } catch {
+    // not Linux: the peak below is then the process's whole life's
+  }
   const errors: string[] = [];
   const cpu = process.cpuUsage();
   const started = performance.now();
-  try {
-    const summaries = await load(errors);
-    const wallMs = performance.now() - started;
-    const spent = process.cpuUsage(cpu);
-    peak = Math.max(peak, process.memoryUsage.rss());
-    return { wallMs, cpuMs: (spent.user + spent.system) / 1000, peakRssBytes: peak, summaries, errors };
-  } finally {
-    clearInterval(sampler);
-  }
+  const summaries = await load(errors);
+  const wallMs = performance.now() - started;
+  const spent = process.cpuUsage(cpu);
+  return {
+    wallMs,
+    cpuMs: (spent.user + spent.system) / 1000,
+    peakRssBytes: ownPeakRssBytes(),
+    summaries,
+    errors,
+  };
 }
 
 process.on('message', (message: { id: number; command: ChdbCommand }) => {
@@ -138,9 +125,6 @@ process.on('message', (message: { id: number; command: ChdbCommand }) => {
   );
 });
 process.on('disconnect', () => {
-  void clickhouse.close().finally(() => {
-    rmSync(dataDir, { recursive: true, force: true });
-    process.exit(0);
-  });
+  void clickhouse.close().finally(() => process.exit(0));
 });
 process.send?.({ id: 0, ok: true, result: 'ready' } satisfies ChdbReply);

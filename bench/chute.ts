@@ -24,8 +24,6 @@ export interface ChuteRun {
   peakRssBytes: number;
   cpuMs: number;
   files: FileLine[];
-  /** What the handler threw, invocation by invocation. */
-  errors: string[];
   run: HandlerRun;
 }
 
@@ -61,7 +59,6 @@ export async function runChute(
     peakRssBytes: run.peakRssBytes,
     cpuMs: run.cpuMs.user + run.cpuMs.system,
     files,
-    errors: run.errors,
     run,
   };
 }

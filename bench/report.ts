@@ -51,7 +51,7 @@ function sections(report: BenchReport): Section[] {
   const throughput = report.scenarios.filter((s): s is ThroughputResult => s.kind === 'throughput');
   if (throughput.length > 0) {
     out.push({
-      title: 'chute against the ceiling (same data, same server, same table)',
+      title: 'chute against the ceiling (same data, same engine, same table)',
       header: [
         'scenario',
         'runs',

@@ -11,10 +11,26 @@ export const LEDGER_LOG = quoteTable(
 let dedupSetting: Promise<boolean> | undefined;
 
 /**
- * A fresh, empty target table and an empty load history before every run: otherwise chute would rightly skip
- * an object version it loaded in the previous run. On servers that deduplicate plain MergeTree inserts
+ * What gives a run a fresh, empty target table and an empty load history: otherwise chute would rightly skip
+ * an object version it loaded in the previous run. On engines that deduplicate plain MergeTree inserts
  * (22.2+), the table gets the window chute's exactly-once delivery requires, as a user's table would.
+ * (The bench's server runs these through `resetTables`, the chDB child on its own.)
  */
+export function resetStatements(
+  table: string,
+  columns: string,
+  deduplicates: boolean,
+): [string, string, string] {
+  const settings = deduplicates ? ' SETTINGS non_replicated_deduplication_window = 1000' : '';
+  return [
+    `DROP TABLE IF EXISTS ${table}`,
+    `CREATE TABLE ${table} ${columns} ENGINE = MergeTree ORDER BY id${settings}`,
+    // The history and its chunks are views over one table.
+    `TRUNCATE TABLE IF EXISTS ${LEDGER_LOG}`,
+  ];
+}
+
+/** `resetStatements` on the bench's server. */
 export async function resetTables(
   env: BenchEnv,
   table: string,
@@ -24,15 +40,14 @@ export async function resetTables(
   dedupSetting ??= env
     .sql("SELECT count() FROM system.merge_tree_settings WHERE name = 'non_replicated_deduplication_window'")
     .then((text) => Number(text.trim()) > 0);
-  const settings = (await dedupSetting) ? ' SETTINGS non_replicated_deduplication_window = 1000' : '';
+  const [drop, create, truncate] = resetStatements(table, columns, await dedupSetting);
   const dropping = Date.now();
-  await env.sql(`DROP TABLE IF EXISTS ${table}`);
+  await env.sql(drop);
   const dropMs = Date.now() - dropping;
   // A slow drop is the server still merging the many small parts the previous run left: worth knowing.
   if (dropMs > 2000) log?.(`  dropping ${table} took ${(dropMs / 1000).toFixed(1)} s`);
-  await env.sql(`CREATE TABLE ${table} ${columns} ENGINE = MergeTree ORDER BY id${settings}`);
-  // The history and its chunks are views over one table.
-  await env.sql(`TRUNCATE TABLE IF EXISTS ${LEDGER_LOG}`);
+  await env.sql(create);
+  await env.sql(truncate);
 }
 
 export async function tableCount(env: BenchEnv, table: string): Promise<number> {

@@ -1,11 +1,13 @@
-import { setTimeout as sleep } from 'node:timers/promises';
+import type { ChdbProcess } from '../chdb.ts';
 import { startChdbProcess } from '../chdb.ts';
-import { benchRoute } from '../chute.ts';
 import type { Context } from '../context.ts';
 import { TABLE_COLUMNS } from '../data.ts';
-import { alternate, type Paired, summarise } from '../paired.ts';
-import { verifyCeiling, verifyChute } from '../verify.ts';
-import { type ThroughputResult, type ThroughputSpec, throughputScenario } from './throughput.ts';
+import {
+  type ThroughputBackend,
+  type ThroughputResult,
+  type ThroughputSpec,
+  throughputScenario,
+} from './throughput.ts';
 
 /**
  * The same files into chDB, the current ClickHouse engine, in a process of its own: what the 18.16 server
@@ -16,135 +18,77 @@ import { type ThroughputResult, type ThroughputSpec, throughputScenario } from '
 
 export async function chdbCleanCsv(ctx: Context): Promise<ThroughputResult> {
   const data = await ctx.data.cleanCsv();
-  return throughputScenario(
-    ctx,
-    {
-      id: 'chdb-clean',
-      title: `chDB, exactly-once: clean CSV, ${data.file.rows.toLocaleString('en-US')} rows`,
-      target: 'every row loaded, exactly-once',
-      basis: 'MB/s',
-      table: 'bench_chdb_clean',
-      route: { prefix: 'clean/', format: 'csv' },
-      events: [data.event],
-      ceiling: { files: [data.file.path], format: 'CSVWithNames' },
-      work: { bytes: data.file.bytes, rows: data.file.rows, files: 1 },
-      storedBytes: data.file.bytes,
-      cleanRows: data.file.rows,
-      badLines: [],
-      engineInProcess: true,
-    },
-    runOnChdb,
-  );
+  return onChdb(ctx, {
+    id: 'chdb-clean',
+    title: `chDB, exactly-once: clean CSV, ${data.file.rows.toLocaleString('en-US')} rows`,
+    target: 'every row loaded, exactly-once',
+    basis: 'MB/s',
+    table: 'bench_chdb_clean',
+    route: { prefix: 'clean/', format: 'csv' },
+    events: [data.event],
+    ceiling: { files: [data.file.path], format: 'CSVWithNames' },
+    work: { bytes: data.file.bytes, rows: data.file.rows, files: 1 },
+    storedBytes: data.file.bytes,
+    cleanRows: data.file.rows,
+    badLines: [],
+    engineInProcess: true,
+  });
 }
 
 export async function chdbBadCsv(ctx: Context): Promise<ThroughputResult> {
   const data = await ctx.data.badCsv(10_000);
   const clean = data.file.clean;
   if (clean === undefined) throw new Error('bad CSV generated without its clean twin');
-  return throughputScenario(
-    ctx,
-    {
-      id: 'chdb-bad-1e4',
-      title: `chDB, exactly-once: CSV, 1 bad row in 10,000 (${data.file.badLines.length.toLocaleString('en-US')} bad)`,
-      target: 'every bad row in rejects, exactly-once',
-      basis: 'MB/s',
-      table: 'bench_chdb_bad',
-      route: { prefix: 'bad10000/', format: 'csv' },
-      events: [data.event],
-      ceiling: { files: [clean.path], format: 'CSVWithNames' },
-      work: { bytes: data.file.bytes, rows: data.file.rows, files: 1 },
-      storedBytes: data.file.bytes,
-      cleanRows: clean.rows,
-      badLines: data.file.badLines,
-      engineInProcess: true,
-    },
-    runOnChdb,
-  );
+  return onChdb(ctx, {
+    id: 'chdb-bad-1e4',
+    title: `chDB, exactly-once: CSV, 1 bad row in 10,000 (${data.file.badLines.length.toLocaleString('en-US')} bad)`,
+    target: 'every bad row in rejects, exactly-once',
+    basis: 'MB/s',
+    table: 'bench_chdb_bad',
+    route: { prefix: 'bad10000/', format: 'csv' },
+    events: [data.event],
+    ceiling: { files: [clean.path], format: 'CSVWithNames' },
+    work: { bytes: data.file.bytes, rows: data.file.rows, files: 1 },
+    storedBytes: data.file.bytes,
+    cleanRows: clean.rows,
+    badLines: data.file.badLines,
+    engineInProcess: true,
+  });
 }
 
-/**
- * Pairs as in `runThroughput`, but both sides run in one chDB process (`bench/chdb-process.ts`), which counts
- * the table too; rejects are read from the bench's s3rver as for the server scenarios. A chute run that did not
- * promise exactly-once is a failure here: measuring that path is the point.
- */
-async function runOnChdb(ctx: Context, spec: ThroughputSpec): Promise<Paired & { rejectsFound: number }> {
-  const { env, options } = ctx;
-  const route = spec.route;
-  if (route === undefined) throw new Error(`${spec.id}: a chDB scenario measures chute, not a reference`);
-  const chdb = await startChdbProcess(env.s3.endpoint, options.runTimeoutMs);
-  ctx.log(`  chDB ${chdb.version}, in a process of its own`);
-  const count = (table: string) => chdb.count(table);
-  const expected = {
-    table: spec.table,
-    files: spec.events.length,
-    cleanRows: spec.cleanRows,
-    badLines: spec.badLines,
-  };
-  let rejectsFound = spec.badLines.length;
+/** The scenario with both sides in one chDB child, started for it and stopped after it, however it ends. */
+async function onChdb(ctx: Context, spec: ThroughputSpec): Promise<ThroughputResult> {
+  const chdb = await startChdbProcess(ctx.env.s3.endpoint, ctx.env.tmp, ctx.options.runTimeoutMs);
   try {
-    const samples = await alternate(
-      env,
-      {
-        runs: options.runs,
-        budgetMs: options.scenarioBudgetMs,
-        label: spec.id,
-        prepare: async () => {
-          await chdb.reset(spec.table, TABLE_COLUMNS);
-          await sleep(300);
-        },
-        chute: async (loaded) => {
-          const run = await chdb.chute({
-            events: spec.events,
-            route: benchRoute(route.prefix, spec.table, route.format),
-          });
-          loaded();
-          const verdict = await verifyChute(
-            env,
-            { errors: run.errors, files: run.summaries },
-            expected,
-            count,
-          );
-          rejectsFound = Math.min(rejectsFound, verdict.rejectsFound);
-          // A failed file is already a failure above; a loaded one must have been loaded exactly-once.
-          const notExactlyOnce = run.summaries.filter(
-            (s) => s.status !== 'failed' && s.delivery !== 'exactly-once',
-          );
-          return {
-            wallMs: run.wallMs,
-            peakRssBytes: run.peakRssBytes,
-            clientCpuMs: run.cpuMs,
-            failures: [
-              ...verdict.failures,
-              ...notExactlyOnce.map(
-                (s) => `${s.key}: ${s.status} ${s.delivery ?? ''}, not exactly-once: ${s.deliveryNote ?? ''}`,
-              ),
-            ],
-          };
-        },
-        ceiling: async (loaded) => {
-          const run = await chdb.ceiling({
-            table: spec.table,
-            format: spec.ceiling.format,
-            files: spec.ceiling.files,
-          });
-          loaded();
-          return {
-            wallMs: run.wallMs,
-            peakRssBytes: run.peakRssBytes,
-            clientCpuMs: run.cpuMs,
-            failures: await verifyCeiling(
-              env,
-              run.errors,
-              { table: spec.table, cleanRows: spec.cleanRows },
-              count,
-            ),
-          };
-        },
-      },
-      ctx.log,
-    );
-    return { ...summarise(samples, spec.work), rejectsFound };
+    ctx.log(`  chDB ${chdb.version}, in a process of its own`);
+    return await throughputScenario(ctx, spec, chdbBackend(chdb));
   } finally {
     await chdb.stop();
   }
+}
+
+/**
+ * The child counts the table; rejects are read from the bench's s3rver as for the server scenarios. A file
+ * loaded without the promise of exactly-once is a failure here: measuring that path is the point.
+ */
+function chdbBackend(chdb: ChdbProcess): ThroughputBackend {
+  return {
+    reset: (table) => chdb.reset(table, TABLE_COLUMNS),
+    count: (table) => chdb.count(table),
+    drop: (table) => chdb.drop(table),
+    chute: async (events, route) => {
+      const run = await chdb.chute({ events, route });
+      const notExactlyOnce = run.summaries.filter(
+        (s) => s.status === 'loaded' && s.delivery !== 'exactly-once',
+      );
+      return {
+        ...run,
+        outcome: { errors: run.errors, files: run.summaries },
+        failures: notExactlyOnce.map(
+          (s) => `${s.key}: loaded ${s.delivery ?? ''}, not exactly-once: ${s.deliveryNote ?? ''}`,
+        ),
+      };
+    },
+    ceiling: (files, table, format) => chdb.ceiling({ table, format, files }),
+  };
 }

@@ -5,8 +5,8 @@ import { benchRoute, runChute } from '../chute.ts';
 import type { Context } from '../context.ts';
 import { TABLE_COLUMNS } from '../data.ts';
 import { alternate, type Paired, type Side, summarise, type Work } from '../paired.ts';
-import { resetTables } from '../tables.ts';
-import { verifyCeiling, verifyChute } from '../verify.ts';
+import { resetTables, tableCount } from '../tables.ts';
+import { type LoadOutcome, verifyCeiling, verifyChute } from '../verify.ts';
 
 /**
  * The many-file scenarios run in slices, each side's run sums one process per slice, and one pair of 2,000
@@ -78,16 +78,70 @@ export interface ThroughputResult extends Paired {
   engineInProcess?: true;
 }
 
-/** How a scenario's pairs are run: by default chute's handler and the ceiling against the bench's server. */
-export type ThroughputRunner = (
-  ctx: Context,
-  spec: ThroughputSpec,
-) => Promise<Paired & { rejectsFound: number }>;
+/** One measured run of either side, as its process took it. */
+export interface SideRun {
+  wallMs: number;
+  peakRssBytes: number;
+  cpuMs: number;
+}
+
+/**
+ * Where a scenario's two sides run, and how its table is made fresh and counted: the bench's clickhouse-server
+ * (`serverBackend`), or chDB in a process of its own (`chdbBackend`, scenarios/chdb.ts).
+ */
+export interface ThroughputBackend {
+  /** A fresh, empty table and an empty load history: before every run. */
+  reset(table: string): Promise<void>;
+  count(table: string): Promise<number>;
+  /** After the scenario. */
+  drop(table: string): Promise<void>;
+  /** chute on `events`, its route loading into `table`; `failures` are the backend's own checks. */
+  chute(
+    events: S3Event[],
+    route: ReturnType<typeof benchRoute>,
+  ): Promise<SideRun & { outcome: LoadOutcome; failures: string[] }>;
+  /** The ceiling: each file in one insert into `table`. */
+  ceiling(files: string[], table: string, format: string): Promise<SideRun & { errors: string[] }>;
+}
+
+/** Both sides in fresh node processes against the bench's clickhouse-server. */
+export function serverBackend(ctx: Context): ThroughputBackend {
+  const { env, options } = ctx;
+  return {
+    reset: async (table) => {
+      await resetTables(env, table, TABLE_COLUMNS, ctx.log);
+      // Let the server finish dropping the previous table's parts before the clock starts.
+      await sleep(300);
+    },
+    count: (table) => tableCount(env, table),
+    drop: async (table) => {
+      await env.sql(`DROP TABLE IF EXISTS ${table}`);
+    },
+    chute: async (events, route) => {
+      const run = await runChute(env, {
+        events,
+        config: { routes: [route] },
+        timeoutMs: options.runTimeoutMs,
+      });
+      return { ...run, outcome: { errors: run.run.errors, files: run.files }, failures: [] };
+    },
+    ceiling: async (files, table, format) => {
+      const run = await runCeiling({
+        clickhouseUrl: env.clickhouse.url,
+        query: `INSERT INTO ${table} FORMAT ${format}`,
+        files,
+        timeoutMs: options.runTimeoutMs,
+      });
+      return { wallMs: run.durationMs, peakRssBytes: run.peakRssBytes, cpuMs: run.cpuMs, errors: run.errors };
+    },
+  };
+}
 
 /** chute and the ceiling, alternated, each on a freshly created table; correctness checked after every run. */
 export async function runThroughput(
   ctx: Context,
   spec: ThroughputSpec,
+  backend: ThroughputBackend = serverBackend(ctx),
 ): Promise<Paired & { rejectsFound: number }> {
   const { env, options } = ctx;
   const expected = {
@@ -96,28 +150,29 @@ export async function runThroughput(
     cleanRows: spec.cleanRows,
     badLines: spec.badLines,
   };
+  const count = (table: string) => backend.count(table);
   let rejectsFound = spec.badLines.length;
   const chuteOn =
     (route: { prefix: string; format: 'csv' | 'ndjson' }): Side =>
     async (loaded, slice) => {
       const part = spec.slices?.[slice];
-      const run = await runChute(env, {
-        events: part?.events ?? spec.events,
-        config: { routes: [benchRoute(route.prefix, spec.table, route.format)] },
-        timeoutMs: options.runTimeoutMs,
-      });
+      const run = await backend.chute(
+        part?.events ?? spec.events,
+        benchRoute(route.prefix, spec.table, route.format),
+      );
       loaded();
       const verdict = await verifyChute(
         env,
-        run,
+        run.outcome,
         part === undefined ? expected : { ...expected, files: part.events.length, cleanRows: part.rows },
+        count,
       );
       rejectsFound = Math.min(rejectsFound, verdict.rejectsFound);
       return {
         wallMs: run.wallMs,
         peakRssBytes: run.peakRssBytes,
         clientCpuMs: run.cpuMs,
-        failures: verdict.failures,
+        failures: [...verdict.failures, ...run.failures],
       };
     };
   const subject = spec.instead === undefined ? chuteOn(spec.route) : spec.instead;
@@ -133,35 +188,32 @@ export async function runThroughput(
       label: spec.id,
       subject: subjectName,
       ...(spec.slices === undefined ? {} : { slices: spec.slices.length }),
-      prepare: async () => {
-        await resetTables(env, spec.table, TABLE_COLUMNS, ctx.log);
-        // Let the server finish dropping the previous table's parts before the clock starts.
-        await sleep(300);
-      },
+      prepare: () => backend.reset(spec.table),
       chute: subject,
       ceiling: async (loaded, slice) => {
         const part = spec.slices?.[slice];
-        const run = await runCeiling({
-          clickhouseUrl: env.clickhouse.url,
-          query: `INSERT INTO ${spec.table} FORMAT ${spec.ceiling.format}`,
-          files: part?.ceilingFiles ?? spec.ceiling.files,
-          timeoutMs: options.runTimeoutMs,
-        });
+        const run = await backend.ceiling(
+          part?.ceilingFiles ?? spec.ceiling.files,
+          spec.table,
+          spec.ceiling.format,
+        );
         loaded();
         return {
-          wallMs: run.durationMs,
+          wallMs: run.wallMs,
           peakRssBytes: run.peakRssBytes,
           clientCpuMs: run.cpuMs,
-          failures: await verifyCeiling(env, run.errors, {
-            table: spec.table,
-            cleanRows: part?.rows ?? spec.cleanRows,
-          }),
+          failures: await verifyCeiling(
+            env,
+            run.errors,
+            { table: spec.table, cleanRows: part?.rows ?? spec.cleanRows },
+            count,
+          ),
         };
       },
     },
     ctx.log,
   );
-  await env.sql(`DROP TABLE IF EXISTS ${spec.table}`);
+  await backend.drop(spec.table);
   return {
     ...summarise(samples, spec.work, subjectName),
     rejectsFound,
@@ -171,10 +223,10 @@ export async function runThroughput(
 export async function throughputScenario(
   ctx: Context,
   spec: ThroughputSpec,
-  runner: ThroughputRunner = runThroughput,
+  backend?: ThroughputBackend,
 ): Promise<ThroughputResult> {
   ctx.log(`${spec.id}: ${spec.title}`);
-  const { rejectsFound, ...paired } = await runner(ctx, spec);
+  const { rejectsFound, ...paired } = await runThroughput(ctx, spec, backend);
   const ratioMet = spec.minRatio === undefined || paired.ratio.median >= spec.minRatio;
   return {
     kind: 'throughput',

@@ -58,7 +58,11 @@ export async function warm(ctx: Context): Promise<WarmResult> {
     timeoutMs: options.runTimeoutMs,
     sampleSockets: true,
   });
-  const verdict = await verifyChute(env, run, { table, files: invocations, cleanRows: rows, badLines: [] });
+  const verdict = await verifyChute(
+    env,
+    { errors: run.run.errors, files: run.files },
+    { table, files: invocations, cleanRows: rows, badLines: [] },
+  );
   await env.sql(`DROP TABLE IF EXISTS ${table}`);
 
   const rss = run.run.rssAfterEach;

@@ -139,49 +139,54 @@ describe('createRowScreen', () => {
   });
 
   it('clears in its one-pass check only rows the field-by-field screen passes too', () => {
-    // Rows of every shape the two differ on: fields opening with a quote, a single quote, a blank or a
-    // tab, empty fields, digit-less numbers, too few or too many fields, CRLF ends; from a seeded generator.
-    const odd = [
-      'n/a',
-      '"a,b"',
-      '"x,1"',
-      ' "y,2"',
-      '\t"w,4"',
-      "'q'",
-      "'z,3'",
-      ' 7',
-      '\t8',
-      '',
-      '-1',
-      '""',
-      'NA',
-      'x,y',
-    ];
-    const usual = { number: ['1', '42', '2026-11-01'], text: ['text', 'a "b" c', '1'] };
+    // Rows of every shape the two differ on, from a seeded generator: fields opening with a quote (holding a
+    // separator), a single quote, a blank or a tab, empty fields, digit-less numbers, too few or too many
+    // fields; for each separator a user may set (a space and a tab among them) and for 1 to 4 columns.
+    // (The CR of a CRLF line is taken off before either check, by the screen that calls them.)
     let seed = 7;
     const next = (n: number) => {
-      seed = (seed * 1103515245 + 12345) % 2 ** 31;
-      return seed % n;
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return (seed >>> 8) % n;
     };
-    const pick = (from: string[]) => from[next(from.length)] as string;
-    const known = screenColumns(COLUMNS, TABLE, '\\N');
+    const pick = (from: readonly string[]) => from[next(from.length)] as string;
     let plain = 0;
     let flagged = 0;
-    for (let n = 0; n < 20_000; n++) {
-      const count = next(4) === 0 ? 2 + next(5) : COLUMNS.length;
-      const fields = Array.from({ length: count }, (_, i) =>
-        pick(next(3) === 0 ? odd : known.needsDigits[i] === true ? usual.number : usual.text),
-      );
-      const row = Buffer.from(fields.join(',') + (next(4) === 0 ? '\r' : ''));
-      const stop = row.at(-1) === 0x0d ? row.length - 1 : row.length;
-      const verdict = screenCsvFields(row, 0, stop, 0x2c, known);
-      if (verdict !== undefined) flagged++;
-      if (!plainCsvRow(row, 0, stop, 0x2c, known.needsDigits)) continue;
-      plain++;
-      expect(verdict, row.toString()).toBeUndefined();
+    for (const separator of [',', ';', '|', '\t', ' ']) {
+      const odd = [
+        'n/a',
+        '"a#b"',
+        '"x#1"',
+        ' "y#2"',
+        '\t"w#4"',
+        "'q'",
+        "'z#3'",
+        ' 7',
+        '\t8',
+        '',
+        '-1',
+        '""',
+        'NA',
+        'x#y',
+      ].map((value) => value.replaceAll('#', separator));
+      for (let width = 1; width <= COLUMNS.length; width++) {
+        const known = screenColumns(COLUMNS.slice(0, width), TABLE, '\\N');
+        const usual = (i: number) =>
+          known.needsDigits[i] === true ? ['1', '42', '2026-11-01'] : ['text', 'a "b" c', '1'];
+        for (let n = 0; n < 2_000; n++) {
+          const count = next(4) === 0 ? 1 + next(width + 2) : width;
+          const fields = Array.from({ length: count }, (_, i) => pick(next(3) === 0 ? odd : usual(i)));
+          const row = Buffer.from(fields.join(separator));
+          const code = separator.charCodeAt(0);
+          const verdict = screenCsvFields(row, 0, row.length, code, known);
+          if (verdict !== undefined) flagged++;
+          if (!plainCsvRow(row, 0, row.length, code, known.needsDigits)) continue;
+          plain++;
+          expect(verdict, JSON.stringify(row.toString())).toBeUndefined();
+        }
+      }
     }
     // The generator reaches both sides: rows the fast check clears, rows the full screen flags.
-    expect(plain).toBeGreaterThan(500);
+    expect(plain).toBeGreaterThan(5_000);
     expect(flagged).toBeGreaterThan(5_000);
   });
 
