@@ -6,6 +6,7 @@
  * load, a cost of neither side. Commands come over the IPC channel (`chdb-protocol.ts`, `chdb.ts`).
  */
 import { createReadStream, writeFileSync } from 'node:fs';
+import { Readable } from 'node:stream';
 import { createS3Client } from '../functions/core/adapters/s3-client.ts';
 import { parseConfig } from '../functions/core/config/parse.ts';
 import { s3IngestDependencies } from '../functions/core/pipeline/s3-dependencies.ts';
@@ -22,6 +23,10 @@ if (endpoint === undefined || dataDir === undefined)
   throw new Error(`${CHDB_ENV.s3Endpoint} and ${CHDB_ENV.dataDir} must be set (see bench/chdb.ts)`);
 const clickhouse = await openEmbeddedClickHouse(dataDir);
 const s3 = createS3Client({ endpoint, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+// One untimed insert first, so that whichever side runs first does not pay the engine's first insert alone.
+await clickhouse.command({ query: 'CREATE TABLE bench_warm_up (id UInt64) ENGINE = MergeTree ORDER BY id' });
+await clickhouse.exec({ query: 'INSERT INTO bench_warm_up FORMAT CSV', values: Readable.from(['1\n2\n']) });
+await clickhouse.command({ query: 'DROP TABLE bench_warm_up' });
 
 async function sql(query: string): Promise<void> {
   await clickhouse.command({ query });
@@ -87,9 +92,10 @@ async function run(command: ChdbCommand): Promise<unknown> {
 }
 
 /**
- * Times one load. The two sides share this process, so what one run leaves behind must not be paid by the
+ * Times one load. The two sides share this process, so what one run leaves behind should not be paid by the
  * next: a full collection first (chDB's connection holds a whole insert as one string), then the kernel's
- * high-water mark reset to the current RSS, so the peak read after is this run's own.
+ * high-water mark reset to the current RSS, so the peak read after is this run's, over a floor of whatever the
+ * allocators still hold from earlier runs. (Without /proc, the peak is the process's whole life's.)
  */
 async function measure(load: (errors: string[]) => Promise<FileSummary[]>): Promise<ChdbRun> {
   globalThis.gc?.();

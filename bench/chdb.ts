@@ -45,7 +45,11 @@ export async function startChdbProcess(
     },
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
   });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let gone: string | undefined;
+  let markExited: () => void = () => undefined;
+  const exited = new Promise<void>((resolve) => {
+    markExited = resolve;
+  });
   let stderr = '';
   child.stderr?.on('data', (data: Buffer) => {
     stderr = (stderr + data.toString('utf8')).slice(-2000);
@@ -53,10 +57,20 @@ export async function startChdbProcess(
   const waiting = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
   // 'exit', not 'close': measured, a chDB child's stderr pipe does not close when it exits, so 'close' never
   // comes. What it wrote before exiting has usually been read by then.
-  child.once('exit', (code, signal) => {
-    for (const { reject } of waiting.values())
-      reject(new Error(`chDB process exited (${signal ?? code}): ${stderr.trim()}`));
+  const failAll = (why: string) => {
+    gone ??= why;
+    for (const { reject } of waiting.values()) reject(new Error(`chDB process ${why}: ${stderr.trim()}`));
     waiting.clear();
+  };
+  child.once('exit', (code, signal) => {
+    failAll(`exited (${signal ?? code})`);
+    child.stderr?.destroy();
+    markExited();
+  });
+  // A failed spawn, or a send on a closed channel: without a listener Node would throw it at the bench.
+  child.on('error', (error) => {
+    failAll(`failed: ${error.message}`);
+    if (child.pid === undefined) markExited(); // never started: no 'exit' will come
   });
   child.on('message', (reply: ChdbReply) => {
     const pending = waiting.get(reply.id);
@@ -69,6 +83,10 @@ export async function startChdbProcess(
   /** `undefined`: wait for the child's "ready" (id 0). */
   const send = (command: ChdbCommand | undefined): Promise<unknown> =>
     new Promise((resolve, reject) => {
+      if (gone !== undefined) {
+        reject(new Error(`chDB process ${gone}: cannot ${command?.op ?? 'start'}`));
+        return;
+      }
       const id = command === undefined ? 0 : next++;
       const timer = setTimeout(() => {
         waiting.delete(id);
@@ -88,7 +106,10 @@ export async function startChdbProcess(
           reject(error);
         },
       });
-      if (command !== undefined) child.send({ id, command });
+      if (command !== undefined)
+        child.send({ id, command }, (error) => {
+          if (error) waiting.get(id)?.reject(error);
+        });
     });
 
   const stop = async () => {

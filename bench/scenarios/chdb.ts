@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ChdbProcess } from '../chdb.ts';
 import { startChdbProcess } from '../chdb.ts';
 import type { Context } from '../context.ts';
@@ -60,7 +61,7 @@ export async function chdbBadCsv(ctx: Context): Promise<ThroughputResult> {
 async function onChdb(ctx: Context, spec: ThroughputSpec): Promise<ThroughputResult> {
   const chdb = await startChdbProcess(ctx.env.s3.endpoint, ctx.env.tmp, ctx.options.runTimeoutMs);
   try {
-    ctx.log(`  chDB ${chdb.version}, in a process of its own`);
+    ctx.log(`${spec.id}: chDB ${chdb.version}, in a process of its own`);
     return await throughputScenario(ctx, spec, chdbBackend(chdb));
   } finally {
     await chdb.stop();
@@ -73,7 +74,10 @@ async function onChdb(ctx: Context, spec: ThroughputSpec): Promise<ThroughputRes
  */
 function chdbBackend(chdb: ChdbProcess): ThroughputBackend {
   return {
-    reset: (table) => chdb.reset(table, TABLE_COLUMNS),
+    reset: async (table) => {
+      await chdb.reset(table, TABLE_COLUMNS);
+      await sleep(300); // as for the server: whatever the drop left running settles before the clock starts
+    },
     count: (table) => chdb.count(table),
     drop: (table) => chdb.drop(table),
     chute: async (events, route) => {

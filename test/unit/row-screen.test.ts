@@ -188,6 +188,13 @@ describe('createRowScreen', () => {
     // The generator reaches both sides: rows the fast check clears, rows the full screen flags.
     expect(plain).toBeGreaterThan(5_000);
     expect(flagged).toBeGreaterThan(5_000);
+    // And, named rather than left to the seed, the rows each of the one-pass check's opening rules exists for:
+    // a quoted field holding a separator, after nothing, a blank or a tab, that makes the count come out right.
+    const known = screenColumns(COLUMNS, TABLE, '\\N');
+    for (const row of ['1,42,"x,1"', '1,42, "y,2"', '1,42,\t"w,4"'].map((text) => Buffer.from(text))) {
+      expect(screenCsvFields(row, 0, row.length, 0x2c, known), row.toString()).toMatch(/found 3/);
+      expect(plainCsvRow(row, 0, row.length, 0x2c, known.needsDigits), row.toString()).toBe(false);
+    }
   });
 
   it('does nothing for NDJSON (keys, not positions)', () => {
