@@ -55,13 +55,13 @@ export async function startChdbProcess(
     stderr = (stderr + data.toString('utf8')).slice(-2000);
   });
   const waiting = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
-  // 'exit', not 'close': measured, a chDB child's stderr pipe does not close when it exits, so 'close' never
-  // comes. What it wrote before exiting has usually been read by then.
   const failAll = (why: string) => {
     gone ??= why;
     for (const { reject } of waiting.values()) reject(new Error(`chDB process ${why}: ${stderr.trim()}`));
     waiting.clear();
   };
+  // 'exit', not 'close': measured, a chDB child's stderr pipe does not close when it exits, so 'close' never
+  // comes. What it wrote before exiting has usually been read by then.
   child.once('exit', (code, signal) => {
     failAll(`exited (${signal ?? code})`);
     child.stderr?.destroy();
@@ -108,7 +108,9 @@ export async function startChdbProcess(
       });
       if (command !== undefined)
         child.send({ id, command }, (error) => {
-          if (error) waiting.get(id)?.reject(error);
+          if (error === null) return;
+          waiting.get(id)?.reject(error);
+          waiting.delete(id);
         });
     });
 

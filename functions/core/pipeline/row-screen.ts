@@ -63,7 +63,7 @@ export function createRowScreen(
   };
 }
 
-/** What the screen knows of the file's columns, in file order. */
+/** The file's columns as the screen sees them, from the table's types and the server's NULL text. */
 export function screenColumns(
   columns: readonly string[],
   table: readonly TableColumn[],
@@ -79,6 +79,7 @@ export function screenColumns(
   };
 }
 
+/** What the screen knows of the file's columns, in file order. */
 export interface ScreenColumns {
   readonly names: readonly string[];
   readonly needsDigits: readonly boolean[];
@@ -139,6 +140,7 @@ export function plainCsvRow(
   }
 }
 
+/** The full screen of one CSV row (CR already off), field by field: why ClickHouse will refuse it, if it must. */
 export function screenCsvFields(
   body: Buffer,
   start: number,
