@@ -3,6 +3,7 @@ import type { ChdbProcess } from '../chdb.ts';
 import { startChdbProcess } from '../chdb.ts';
 import type { Context } from '../context.ts';
 import { TABLE_COLUMNS } from '../data.ts';
+import { badCsvLoad, cleanCsvLoad } from './files.ts';
 import {
   type ThroughputBackend,
   type ThroughputResult,
@@ -23,36 +24,20 @@ export async function chdbCleanCsv(ctx: Context): Promise<ThroughputResult> {
     id: 'chdb-clean',
     title: `chDB, exactly-once: clean CSV, ${data.file.rows.toLocaleString('en-US')} rows`,
     target: 'every row loaded, exactly-once',
-    basis: 'MB/s',
     table: 'bench_chdb_clean',
-    route: { prefix: 'clean/', format: 'csv' },
-    events: [data.event],
-    ceiling: { files: [data.file.path], format: 'CSVWithNames' },
-    work: { bytes: data.file.bytes, rows: data.file.rows, files: 1 },
-    storedBytes: data.file.bytes,
-    cleanRows: data.file.rows,
-    badLines: [],
+    ...cleanCsvLoad(data),
     engineInProcess: true,
   });
 }
 
 export async function chdbBadCsv(ctx: Context): Promise<ThroughputResult> {
   const data = await ctx.data.badCsv(10_000);
-  const clean = data.file.clean;
-  if (clean === undefined) throw new Error('bad CSV generated without its clean twin');
   return onChdb(ctx, {
     id: 'chdb-bad-1e4',
     title: `chDB, exactly-once: CSV, 1 bad row in 10,000 (${data.file.badLines.length.toLocaleString('en-US')} bad)`,
     target: 'every bad row in rejects, exactly-once',
-    basis: 'MB/s',
     table: 'bench_chdb_bad',
-    route: { prefix: 'bad10000/', format: 'csv' },
-    events: [data.event],
-    ceiling: { files: [clean.path], format: 'CSVWithNames' },
-    work: { bytes: data.file.bytes, rows: data.file.rows, files: 1 },
-    storedBytes: data.file.bytes,
-    cleanRows: clean.rows,
-    badLines: data.file.badLines,
+    ...badCsvLoad(data, 10_000),
     engineInProcess: true,
   });
 }

@@ -1,5 +1,5 @@
 import type { Context, InS3, SmallFiles } from '../context.ts';
-import type { GeneratedFile } from '../data.ts';
+import type { CsvFile, GeneratedFile } from '../data.ts';
 import type { Side } from '../paired.ts';
 import { runPipe } from '../pipe.ts';
 import { verifyCeiling } from '../verify.ts';
@@ -15,15 +15,10 @@ import {
  * itself, the decompressed bytes of a gzip object, the clean rows of a file with bad ones.
  */
 
-export async function cleanCsv(ctx: Context): Promise<ThroughputResult> {
-  const data = await ctx.data.cleanCsv();
-  return throughputScenario(ctx, {
-    id: 'clean',
-    title: `clean CSV, ${data.file.rows.toLocaleString('en-US')} rows`,
-    target: 'ratio ≥ 0.8',
-    minRatio: 0.8,
+/** What a scenario on the clean CSV object loads and compares, whichever engine it runs on. */
+export function cleanCsvLoad(data: InS3<CsvFile>): SingleFileLoad {
+  return {
     basis: 'MB/s',
-    table: 'bench_clean',
     route: { prefix: 'clean/', format: 'csv' },
     events: [data.event],
     ceiling: { files: [data.file.path], format: 'CSVWithNames' },
@@ -31,6 +26,40 @@ export async function cleanCsv(ctx: Context): Promise<ThroughputResult> {
     storedBytes: data.file.bytes,
     cleanRows: data.file.rows,
     badLines: [],
+  };
+}
+
+/** The same for the CSV object with a bad row in every `every`: its ceiling is the file without them. */
+export function badCsvLoad(data: InS3<CsvFile>, every: number): SingleFileLoad {
+  const clean = data.file.clean;
+  if (clean === undefined) throw new Error('bad CSV generated without its clean twin');
+  return {
+    basis: 'MB/s',
+    route: { prefix: `bad${every}/`, format: 'csv' },
+    events: [data.event],
+    ceiling: { files: [clean.path], format: 'CSVWithNames' },
+    work: { bytes: data.file.bytes, rows: data.file.rows, files: 1 },
+    storedBytes: data.file.bytes,
+    cleanRows: clean.rows,
+    badLines: data.file.badLines,
+  };
+}
+
+/** The part of a scenario's spec that its object decides, not its target. */
+export type SingleFileLoad = Pick<
+  ThroughputSpec,
+  'basis' | 'events' | 'ceiling' | 'work' | 'storedBytes' | 'cleanRows' | 'badLines'
+> & { route: { prefix: string; format: 'csv' } };
+
+export async function cleanCsv(ctx: Context): Promise<ThroughputResult> {
+  const data = await ctx.data.cleanCsv();
+  return throughputScenario(ctx, {
+    id: 'clean',
+    title: `clean CSV, ${data.file.rows.toLocaleString('en-US')} rows`,
+    target: 'ratio ≥ 0.8',
+    minRatio: 0.8,
+    table: 'bench_clean',
+    ...cleanCsvLoad(data),
   });
 }
 
@@ -55,22 +84,13 @@ export async function gzipCsv(ctx: Context): Promise<ThroughputResult> {
 
 export async function badCsv(ctx: Context, every: 10_000 | 100): Promise<ThroughputResult> {
   const data = await ctx.data.badCsv(every);
-  const clean = data.file.clean;
-  if (clean === undefined) throw new Error('bad CSV generated without its clean twin');
   return throughputScenario(ctx, {
     id: every === 10_000 ? 'bad-1e4' : 'bad-1e2',
     title: `CSV, 1 bad row in ${every.toLocaleString('en-US')} (${data.file.badLines.length.toLocaleString('en-US')} bad)`,
     target: every === 10_000 ? 'ratio ≥ 0.5, every bad row in rejects' : 'every bad row in rejects',
     ...(every === 10_000 ? { minRatio: 0.5 } : {}),
-    basis: 'MB/s',
     table: `bench_bad${every}`,
-    route: { prefix: `bad${every}/`, format: 'csv' },
-    events: [data.event],
-    ceiling: { files: [clean.path], format: 'CSVWithNames' },
-    work: { bytes: data.file.bytes, rows: data.file.rows, files: 1 },
-    storedBytes: data.file.bytes,
-    cleanRows: clean.rows,
-    badLines: data.file.badLines,
+    ...badCsvLoad(data, every),
   });
 }
 
