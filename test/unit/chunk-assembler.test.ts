@@ -140,7 +140,7 @@ describe('ChunkAssembler and indexChunk, CSV', () => {
       const run = assemble(`h1,h2\n1,"never closed\n${good}\n`, { piece, chunking: { maxRecordBytes: 64 } });
       expect(run.rejected).toHaveLength(1);
       expect(run.rejected[0]).toMatchObject({ raw: '1,"never closed', line: 2, row: 1 });
-      expect(run.rejected[0]?.reason).toMatch(/unterminated quote/);
+      expect(run.rejected[0]?.reason).toMatch(/a quote never closed/);
       expect(run.rows).toHaveLength(2000);
       expect(run.rows[0]).toEqual({ text: '0,ok', line: 3, row: 2 });
       expect(run.rows[1999]).toEqual({ text: '1999,ok', line: 2002, row: 2001 });
@@ -168,8 +168,9 @@ describe('ChunkAssembler and indexChunk, CSV', () => {
     expect(run.rejected[0]).toMatchObject({ line: 3, row: 2 });
   });
 
-  it('refuses a header longer than maxRecordBytes', () => {
-    expect(() => assemble(`${'h'.repeat(200)}\n1\n`, { chunking: { maxRecordBytes: 64 } })).toThrow(
+  it.each([3, 1000])('refuses a header longer than maxRecordBytes (pieces of %i bytes)', (piece) => {
+    // Repeated in front of every chunk, it would overrun the chunk buffer: rows would be cut short unseen.
+    expect(() => assemble(`${'h'.repeat(200)}\n1\n`, { piece, chunking: { maxRecordBytes: 64 } })).toThrow(
       HeaderTooLongError,
     );
   });
@@ -185,6 +186,40 @@ describe('ChunkAssembler and indexChunk, CSV', () => {
     expect(first.reduce((a, b) => a + b, 0)).toBe(500);
     expect(sizes(1000)).toEqual(first);
     expect(sizes(1)).toEqual(first);
+  });
+
+  it('closes chunks on blank lines and rejected records too, so that neither piles up in memory', () => {
+    const blanks = '\n'.repeat(5000);
+    const overlong = `${'z'.repeat(100)}\n`.repeat(300);
+    for (const piece of [7, 100_000]) {
+      const run = assemble(`h\n1\n${blanks}${overlong}2\n`, {
+        piece,
+        chunking: { maxBytes: 2048, maxRows: 1000, maxRecordBytes: 64 },
+      });
+      expect(run.rows.map((r) => [r.text, r.line])).toEqual([
+        ['1', 2],
+        ['2', 5303],
+      ]);
+      expect(run.rejected).toHaveLength(300);
+      expect(run.blankLines).toBe(5000);
+      for (const chunk of run.chunks) {
+        expect(chunk.rows + chunk.skips.length).toBeLessThanOrEqual(1000);
+        const rejectedText = chunk.rejected.reduce((sum, r) => sum + r.raw.length, 0);
+        expect(rejectedText).toBeLessThan(2048 + 64);
+      }
+      expect(run.chunks.length).toBeGreaterThan(10);
+    }
+    // A chunk closed by a rejected record stops the scan there too: one call opens at most one chunk buffer.
+    const chunking = { maxBytes: 2048, maxRows: 1000, maxRecordBytes: 64, insertsInFlight: 1 };
+    const assembler = new ChunkAssembler({
+      format: 'csv',
+      delimiter: ',',
+      chunking,
+      header: false,
+      pool: new BufferPool(chunkBufferSize(chunking)),
+    });
+    expect(assembler.push(Buffer.from(overlong))).toHaveLength(1);
+    expect(assembler.hasLeftover).toBe(true);
   });
 
   it('cuts chunks at maxRows', () => {
@@ -242,4 +277,124 @@ describe('ChunkAssembler, TSV and NDJSON', () => {
     ]);
     expect(run.rejected[0]?.raw.length).toBe(256);
   });
+});
+
+describe('ChunkAssembler, random files', () => {
+  /** A seeded generator (an LCG in 32-bit integers), so a failure names a file that can be made again. */
+  function seeded(seed: number): (below: number) => number {
+    let state = seed >>> 0;
+    return (below) => {
+      state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+      return Math.floor((state / 2 ** 32) * below); // the high bits: an LCG's low bits repeat with a short period
+    };
+  }
+  const pick = <T>(next: (below: number) => number, items: readonly T[]): T => items[next(items.length)] as T;
+
+  /**
+   * One file: records of the format's awkward shapes, blank lines, over-long records, both line ends; with the
+   * line each data row and each rejected record starts on, counted as the file is written.
+   */
+  function randomFile(
+    format: DataFormat,
+    seed: number,
+  ): { text: string; records: number; rowLines: number[]; rejectLines: number[] } {
+    const next = seeded(seed);
+    const plain = (max: number) =>
+      Array.from({ length: next(max) }, () => pick(next, [...'ab1 x9'])).join('');
+    const csvField = () =>
+      pick(next, [
+        () => plain(8),
+        () =>
+          `${' '.repeat(next(2))}"${Array.from({ length: next(4) }, () => pick(next, ['q', '""', ',', '\n', '\r\n', ' '])).join('')}"`,
+        () => `a"b${plain(3)}`,
+      ])();
+    const tsvField = () =>
+      pick(next, [() => plain(8), () => `x\\${pick(next, ['t', '\\', '\n', 'n'])}${plain(3)}`])();
+    const field = format === 'csv' ? csvField : format === 'tsv' ? tsvField : () => `"${plain(8)}"`;
+    const separator = format === 'csv' ? ',' : '\t';
+    let text = '';
+    let line = 1;
+    const write = (record: string) => {
+      text += `${record}${next(4) === 0 ? '\r\n' : '\n'}`;
+      line += record.split('\n').length;
+    };
+    if (format !== 'ndjson') write(`h1${separator}h2${separator}h3`);
+    const rowLines: number[] = [];
+    const rejectLines: number[] = [];
+    const count = 20 + next(120);
+    for (let i = 0; i < count; i++) {
+      const kind = next(20);
+      if (kind === 0) {
+        write(''); // a blank line
+      } else if (kind === 1) {
+        rejectLines.push(line);
+        write(format === 'ndjson' ? `{"a":"${'y'.repeat(100)}"}` : `1${separator}${'z'.repeat(100)}`);
+      } else if (kind === 2 && format !== 'ndjson') {
+        // Over the limit only past a quoted (or escaped) line feed: its first line is rejected, and what
+        // follows is read as a record of its own.
+        rejectLines.push(line);
+        rowLines.push(line + 1);
+        const opened =
+          format === 'csv'
+            ? `"${'x'.repeat(50)}\n${'y'.repeat(30)}"`
+            : `${'x'.repeat(50)}\\\n${'y'.repeat(30)}`;
+        write(`1${separator}${opened}${separator}2`);
+      } else {
+        rowLines.push(line);
+        const fields = Array.from({ length: 1 + next(4) }, field);
+        // A row of one empty field would be a blank line.
+        write(format === 'ndjson' ? `{"a":${fields.join(',"b":')}}` : fields.join(separator) || 'e');
+      }
+    }
+    if (next(3) === 0) text = text.replace(/\r?\n$/, ''); // a last record without its line feed
+    return { text, records: rowLines.length + rejectLines.length, rowLines, rejectLines };
+  }
+
+  /** What a load depends on: the chunks as cut (not when they were cut), and the counts. */
+  function outcome(run: Run) {
+    return {
+      header: run.header,
+      rowsSeen: run.rowsSeen,
+      blankLines: run.blankLines,
+      chunks: run.chunks.map((chunk) => ({
+        body: chunk.body.toString('latin1'),
+        prefixBytes: chunk.prefixBytes,
+        rows: chunk.rows,
+        firstRow: chunk.firstRow,
+        firstLine: chunk.firstLine,
+        skips: chunk.skips,
+        rejected: chunk.rejected,
+      })),
+      rows: run.rows,
+    };
+  }
+
+  it.each(['csv', 'tsv', 'ndjson'] as const)(
+    'cuts %s files into the same chunks, rows, lines and rejects whatever the pieces they arrive in',
+    (format) => {
+      for (let seed = 1; seed <= 150; seed++) {
+        const file = randomFile(format, seed);
+        const limits = seeded(seed * 7919);
+        const chunking = { maxBytes: 30 + limits(300), maxRows: 1 + limits(12), maxRecordBytes: 64 };
+        // One byte at a time, every record comes together from pieces; the whole file at once, records come
+        // in runs: two different paths through the assembler, which must agree.
+        const whole = outcome(assemble(file.text, { format, piece: file.text.length + 1, chunking }));
+        for (const piece of [1, 2, 7, 64]) {
+          expect(
+            outcome(assemble(file.text, { format, piece, chunking })),
+            `seed ${seed}, pieces of ${piece}`,
+          ).toEqual(whole);
+        }
+        expect(whole.rowsSeen, `seed ${seed}`).toBe(file.records);
+        expect(
+          whole.rows.map((row) => row.line),
+          `seed ${seed}`,
+        ).toEqual(file.rowLines);
+        expect(
+          whole.chunks.flatMap((chunk) => chunk.rejected.map((rejected) => rejected.line)),
+          `seed ${seed}`,
+        ).toEqual(file.rejectLines);
+      }
+    },
+  );
 });

@@ -56,6 +56,8 @@ export class ChunkAssembler {
   #firstLine = 1;
   #skips: Skip[] = [];
   #rejected: RejectedRow[] = [];
+  /** Bytes of the rejected records' text the open chunk holds. */
+  #rejectedBytes = 0;
   /** The run of whole records in the current input buffer not yet copied: [runStart, runEnd). */
   #runStart = 0;
   #runEnd = 0;
@@ -63,6 +65,8 @@ export class ChunkAssembler {
   #leftover: Buffer | undefined;
   /** A chunk closed during the current scan. */
   #closed = false;
+  /** The current scan handed the rest of its buffer to a scan of its own (see #overlong). */
+  #handedOff = false;
 
   constructor(options: AssemblerOptions) {
     this.#options = options;
@@ -160,7 +164,11 @@ export class ChunkAssembler {
     }
     if (!this.#discarding && this.#pendingBytes > 0) {
       if (this.#options.format === 'csv' && this.#state.inQuotes && !this.#state.quoteAtEdge) {
-        this.#runaway(Buffer.alloc(0), 0, 'unterminated quoted field at the end of the file');
+        this.#closed = false;
+        this.#overlong(
+          this.#takePending(),
+          'unterminated quoted field at the end of the file: its first line is rejected and reading resumes on the next line',
+        );
         return [...out, ...this.end()];
       }
       // A final record without its line feed: give it one and take it as any other.
@@ -199,13 +207,32 @@ export class ChunkAssembler {
     this.#runStart = from;
     this.#runEnd = from;
     let recordStart = from;
-    scanRecordEnds(this.#options.format, buf, from, this.#delimiter, this.#state, (end) => {
+    const quotedSinceLastRecord = () => {
       const quoted = this.#state.quotedLineFeeds - this.#quotedMark;
       this.#quotedMark = this.#state.quotedLineFeeds;
-      this.#record(buf, recordStart, end, false, quoted);
-      recordStart = end + 1;
-      return !this.#closed;
-    });
+      return quoted;
+    };
+    scanRecordEnds(
+      this.#options.format,
+      buf,
+      from,
+      this.#delimiter,
+      this.#state,
+      (end) => {
+        this.#record(buf, recordStart, end, false, quotedSinceLastRecord());
+        recordStart = end + 1;
+        return !this.#closed && !this.#handedOff;
+      },
+      (end, limit) => {
+        recordStart = this.#plainRun(buf, recordStart, end, limit, quotedSinceLastRecord());
+        return this.#closed || this.#handedOff ? -recordStart : recordStart;
+      },
+    );
+    if (this.#handedOff) {
+      // The rest of this buffer was scanned again after an overlong record (see #overlong).
+      this.#handedOff = false;
+      return;
+    }
     this.#flushRun(buf);
     if (this.#closed) {
       if (recordStart < buf.length) this.#leftover = buf.subarray(recordStart);
@@ -220,6 +247,8 @@ export class ChunkAssembler {
     const length = this.#pendingBytes + (end - start);
     const pending = this.#pendingBytes > 0;
     if (!this.#headerDone) {
+      // Repeated in front of every chunk, a longer header would overrun the chunk buffer.
+      if (length > this.#options.chunking.maxRecordBytes) this.#headerTooLong();
       this.#flushRun(buf);
       const record = pending
         ? Buffer.concat([this.#takePending(), buf.subarray(start, end)])
@@ -241,27 +270,27 @@ export class ChunkAssembler {
     this.#ensureBody();
     if (length > this.#options.chunking.maxRecordBytes) {
       this.#flushRun(buf);
-      const head = pending
-        ? Buffer.concat([this.#takePending(), buf.subarray(start, end)])
-        : buf.subarray(start, end);
-      this.#reject(head.subarray(0, this.#options.chunking.maxRecordBytes), lines, overlong(this.#options));
-      this.#runStart = end + 1;
-      this.#runEnd = end + 1;
+      this.#overlong(this.#heldFrom(buf, start));
+      this.#handedOff = true;
       return;
     }
-    const blank = end === start && !pending ? true : end - start === 1 && !pending && buf[start] === CR;
-    const tsvCr = this.#options.format === 'tsv' && end > start && buf[end - 1] === CR;
+    // The record's last byte may have come in an earlier buffer: a CRLF split between two reads is still one.
+    const lastByte = end > start ? buf[end - 1] : this.#lastPendingByte();
+    const blank = length === 0 || (length === 1 && lastByte === CR);
+    const tsvCr = this.#options.format === 'tsv' && length > 0 && lastByte === CR;
     if (blank || pending || tsvCr || last) {
       // Not part of a plain run: copy what came before, then this record on its own.
       this.#flushRun(buf);
       if (blank) {
+        if (pending) this.#takePending(); // a lone carriage return
         this.#blankLines++;
         this.#skips.push({ offset: this.#used, lines, row: false });
         this.#line += lines;
       } else {
         if (pending) this.#copyPending();
-        const contentEnd = tsvCr ? end - 1 : end;
+        const contentEnd = tsvCr && end > start ? end - 1 : end;
         this.#used += buf.copy(this.#body as Buffer, this.#used, start, contentEnd);
+        if (tsvCr && end === start) this.#used--; // the carriage return was the last pending byte
         (this.#body as Buffer)[this.#used++] = LF;
         this.#countRow(lines);
       }
@@ -271,13 +300,62 @@ export class ChunkAssembler {
       this.#runEnd = end + 1;
       this.#countRow(lines);
     }
-    const { maxBytes, maxRows } = this.#options.chunking;
-    if (
-      this.#used + (this.#runEnd - this.#runStart) - this.#prefixLength() >= maxBytes ||
-      this.#rows >= maxRows
-    ) {
+    if (this.#full()) {
       this.#flushRun(buf);
       this.#closeChunk(false);
+    }
+  }
+
+  /**
+   * A chunk is full at maxBytes of records, or at maxRows records. What it holds of the records it skips
+   * counts too, so that neither piles up in memory: the text of each rejected record (in its bytes), and the
+   * blank lines and rejected records themselves (among the records).
+   */
+  #full(): boolean {
+    const { maxBytes, maxRows } = this.#options.chunking;
+    const bytes = this.#used + (this.#runEnd - this.#runStart) - this.#prefixLength() + this.#rejectedBytes;
+    return bytes >= maxBytes || this.#rows + this.#skips.length >= maxRows;
+  }
+
+  /**
+   * The records of a plain run (record-boundaries.ts): the one from `start` to `end`, then one per line feed
+   * before `limit`, up to a full chunk. A record that is plain text of a usual length only extends the run of
+   * bytes to copy and the counts; any other goes through `#record`. Returns the index after the last record
+   * taken.
+   */
+  #plainRun(buf: Buffer, start: number, end: number, limit: number, quotedLineFeeds: number): number {
+    const { maxRecordBytes } = this.#options.chunking;
+    const tsv = this.#options.format === 'tsv';
+    let recordStart = start;
+    let lf = end;
+    let lines = 1 + quotedLineFeeds;
+    for (;;) {
+      const length = lf - recordStart;
+      if (
+        !this.#headerDone ||
+        this.#pendingBytes > 0 ||
+        length <= 1 || // blank, or maybe a lone carriage return: #record tells
+        length > maxRecordBytes ||
+        (tsv && buf[lf - 1] === CR)
+      ) {
+        this.#record(buf, recordStart, lf, false, lines - 1);
+        if (this.#closed || this.#handedOff) return lf + 1;
+      } else {
+        if (this.#body === undefined) this.#ensureBody();
+        this.#runEnd = lf + 1;
+        this.#rows++;
+        this.#rowsSeen++;
+        this.#line += lines;
+        if (this.#full()) {
+          this.#flushRun(buf);
+          this.#closeChunk(false);
+          return lf + 1;
+        }
+      }
+      recordStart = lf + 1;
+      lines = 1;
+      lf = buf.indexOf(LF, recordStart);
+      if (lf < 0 || lf >= limit) return recordStart;
     }
   }
 
@@ -333,6 +411,7 @@ export class ChunkAssembler {
     this.#rows = 0;
     this.#skips = [];
     this.#rejected = [];
+    this.#rejectedBytes = 0;
     this.#closed = true;
   }
 
@@ -346,6 +425,7 @@ export class ChunkAssembler {
       raw: stripCr(bytes).toString('utf8'),
     });
     this.#skips.push({ offset: this.#used, lines, row: true });
+    this.#rejectedBytes += bytes.length;
     this.#line += lines;
   }
 
@@ -358,15 +438,13 @@ export class ChunkAssembler {
       return;
     }
     if (!this.#headerDone) this.#headerTooLong();
-    if (this.#options.format === 'csv' && this.#state.inQuotes) {
-      this.#runaway(buf, start, 'quoted field not closed');
-      return;
-    }
-    // An overlong line outside quotes: reject its start, skip to its end without holding it.
-    const head = Buffer.concat([this.#takePending(), buf.subarray(start, start + max)]).subarray(0, max);
-    this.#reject(head, 1, overlong(this.#options));
-    this.#line--; // counted again when its line feed is found
-    this.#discarding = true;
+    this.#overlong(this.#heldFrom(buf, start));
+  }
+
+  /** The pending bytes of the record in progress and the rest of `buf` from `start`, as one buffer. */
+  #heldFrom(buf: Buffer, start: number): Buffer {
+    const rest = buf.subarray(start);
+    return this.#pendingBytes > 0 ? Buffer.concat([this.#takePending(), rest]) : rest;
   }
 
   #headerTooLong(): never {
@@ -374,29 +452,30 @@ export class ChunkAssembler {
   }
 
   /**
-   * A quote that never closes would swallow the rest of the file. Reject the record's first line, then read on
-   * from the line after it as if the quote had not been there: memory stays bounded by maxRecordBytes and every
-   * later good row still loads.
+   * A record longer than maxRecordBytes, `held` from its first byte on (with whatever of the current buffer
+   * follows it). Its first line is rejected, at most maxRecordBytes of it kept, and reading resumes on the
+   * next line as at a record start: as if a quote still open there had not been there, for such a record is
+   * most often a quote that is never closed, which would otherwise swallow the rest of the file. Memory stays
+   * bounded, and every later good row still loads. The rule looks at the bytes alone, whichever buffer the
+   * record's end or its limit falls in, so the same object is always cut the same way.
    */
-  #runaway(buf: Buffer, start: number, what: string): void {
-    const held = Buffer.concat([this.#takePending(), buf.subarray(start)]);
+  #overlong(held: Buffer, why = overlong(this.#options)): void {
     const lf = held.indexOf(LF);
     const firstLine = lf < 0 ? held : held.subarray(0, lf);
     this.#ensureBody();
-    this.#reject(
-      firstLine.subarray(0, this.#options.chunking.maxRecordBytes),
-      1,
-      `${what} within maxRecordBytes (${this.#options.chunking.maxRecordBytes} bytes): unterminated quote; the line is rejected and reading resumes on the next line`,
-    );
+    this.#reject(firstLine.subarray(0, this.#options.chunking.maxRecordBytes), 1, why);
     Object.assign(this.#state, freshBoundaryState());
     this.#quotedMark = 0;
+    if (this.#full()) this.#closeChunk(false);
     if (lf < 0) {
-      this.#line--;
+      this.#line--; // counted again when its line feed is found
       this.#discarding = true;
       return;
     }
     const rest = held.subarray(lf + 1);
-    if (rest.length > 0) this.#scan(rest);
+    // After a chunk closed, the rest waits until the consumer asks for the next chunk (see #scan).
+    if (this.#closed) this.#leftover = rest.length > 0 ? rest : undefined;
+    else if (rest.length > 0) this.#scan(rest);
   }
 
   #copyPending(): void {
@@ -404,6 +483,11 @@ export class ChunkAssembler {
     for (const piece of this.#pending) this.#used += piece.copy(body, this.#used);
     this.#pending = [];
     this.#pendingBytes = 0;
+  }
+
+  #lastPendingByte(): number | undefined {
+    const last = this.#pending[this.#pending.length - 1];
+    return last?.[last.length - 1];
   }
 
   #takePending(): Buffer {
@@ -425,7 +509,8 @@ const NEWLINE = Buffer.from('\n');
 const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 
 function overlong(options: AssemblerOptions): string {
-  return `record longer than maxRecordBytes (${options.chunking.maxRecordBytes} bytes); only its first ${options.chunking.maxRecordBytes} bytes are kept here`;
+  const max = options.chunking.maxRecordBytes;
+  return `record longer than maxRecordBytes (${max} bytes), or a quote never closed: its first line is rejected (at most ${max} bytes of it kept here) and reading resumes on the next line`;
 }
 
 function stripCr(bytes: Buffer): Buffer {

@@ -8,11 +8,13 @@ import type { CommittedChunk } from '../ports/ledger.ts';
  * escaped line feed fix did), or what a chunk's inserts carry as deduplication tokens or rows (2: a whole
  * chunk's token no longer names its row count; 3: a CSV quote after spaces or tabs opens a field, as ClickHouse
  * reads it, so records end elsewhere; and the row screen, which decides the rows a screened insert leaves out
- * and so its token, takes out fewer rows and screens before the first insert under exactly-once too): a retry
+ * and so its token, takes out fewer rows and screens before the first insert under exactly-once too; 4: a record
+ * over maxRecordBytes loses its first line alone, wherever reads split it, a CRLF blank line split between two
+ * reads is a blank line, and blank lines and rejected records count toward a chunk's limits): a retry
  * by a newer chute must not trust chunk numbers an older one recorded, nor resend a chunk with a token or rows
  * the older one did not use.
  */
-const CUT_RULES_VERSION = 3;
+const CUT_RULES_VERSION = 4;
 
 /**
  * Everything that decides which rows chunk N holds, as text: a retry may skip a chunk an earlier attempt
