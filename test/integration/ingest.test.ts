@@ -152,6 +152,24 @@ describe.each(engines)('ingest through the handler path on %s', (_name, open) =>
     expect(String(error)).toMatch(/1 of 1 file\(s\) failed.*in\/too-many\.csv/);
   });
 
+  it('stops isolating bad rows ClickHouse alone can tell at the limit, instead of two inserts a row', async () => {
+    const table = await ordersTable();
+    // "1x" has a digit: the screen cannot tell, so every row is ClickHouse's to refuse, one insert at a time.
+    const csv = `id,customer,amount\n${Array.from({ length: 300 }, (_, i) => `${i},c,1x`).join('\n')}\n`;
+    const { summary } = await drop(
+      { table, badRows: { policy: 'reject', maxRejectedRows: 3 } },
+      'in/all-subtly-bad.csv',
+      csv,
+    );
+    expect(summary?.status).toBe('failed');
+    expect(summary?.errorCode).toBe('REJECT_LIMIT_EXCEEDED');
+    expect(summary?.reason).toMatch(
+      /more than 3 rows rejected \(4 by chunk 0, from line 2, while its bad rows/,
+    );
+    expect(summary?.rowsRejected).toBe(0); // the chunk never settled: its rejects are not counted as written
+    expect(summary?.inserts).toBe(0);
+  });
+
   it('fails a file whose header names a column the table lacks, before writing any row', async () => {
     const table = await ordersTable();
     const { summary, error } = await drop(

@@ -368,6 +368,60 @@ describe('loadChunk, other failures', () => {
   });
 });
 
+describe('loadChunk, stopped while isolating', () => {
+  /** Stops once more than `limit` rows of the chunk are rejected, as the pipeline does at its reject limit. */
+  const stopAfter = (limit: number) => (rejectedSoFar: number) => {
+    if (rejectedSoFar > limit) throw new ChuteError('REJECT_LIMIT_EXCEEDED', 'over the limit');
+  };
+
+  it('stops a chunk whose every row is bad at the limit, not after two inserts a row', async () => {
+    const built = build(
+      texts(
+        200,
+        Array.from({ length: 200 }, (_, i) => i + 1),
+      ),
+    );
+    const target = new FakeTarget('exact', undefined, false);
+    const loading = loadChunk(built.chunk, target, 'reject', WHERE, indexCsv, {
+      beforeIsolating: stopAfter(5),
+    });
+    await expect(loading).rejects.toMatchObject({ code: 'REJECT_LIMIT_EXCEEDED' });
+    expect(target.calls.length).toBeLessThan(20);
+    expect(target.inserted).toEqual([]);
+  });
+
+  it('marks the chunk committed in part when rows went in without tokens, and not when they had tokens', async () => {
+    // Good rows come first and are inserted before the bad ones push the chunk over the limit.
+    const rows = texts(40, [20, 22, 24, 26, 28, 30, 32, 34]);
+    for (const tokens of [false, true]) {
+      const target = new FakeTarget('exact', undefined, tokens);
+      const loading = loadChunk(build(rows).chunk, target, 'reject', WHERE, indexCsv, {
+        beforeIsolating: stopAfter(3),
+      });
+      await expect(loading).rejects.toMatchObject({
+        code: tokens ? 'REJECT_LIMIT_EXCEEDED' : 'INSERT_CUT_SHORT',
+      });
+      expect(target.inserted.length).toBeGreaterThan(0);
+    }
+  });
+
+  it('asks before every isolating insert, and never for a clean chunk', async () => {
+    let asked = 0;
+    const count = () => {
+      asked++;
+    };
+    await loadChunk(build(texts(10, [])).chunk, new FakeTarget(), 'reject', WHERE, indexCsv, {
+      beforeIsolating: count,
+    });
+    expect(asked).toBe(0);
+    const target = new FakeTarget();
+    await loadChunk(build(texts(10, [4])).chunk, target, 'reject', WHERE, indexCsv, {
+      beforeIsolating: count,
+    });
+    expect(asked).toBe(target.calls.length - 1);
+  });
+});
+
 describe('loadChunk, deduplication tokens and settings', () => {
   it('passes, for every insert, the target’s token for exactly the rows sent', async () => {
     const built = build(texts(25, [3, 11, 12, 24]));

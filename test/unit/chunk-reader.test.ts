@@ -48,6 +48,17 @@ describe('ChunkReader', () => {
     expect(Buffer.concat(closed.map((c) => c.body)).toString()).toBe(TEXT.slice('id,name\n'.length));
   });
 
+  it.each([
+    ['an invalid header', 'id,,name', /test\.csv, line 3, header field 2: empty column name/],
+    ['a header over maxRecordBytes', `id,${'n'.repeat(300)}`, /test\.csv, line 3: the header is unreadable/],
+  ])('names the line of %s that blank lines precede', async (_, header, message) => {
+    const pool = new BufferPool(chunkBufferSize(chunking), 1);
+    const counts = { rows: 0, blankLines: 0, bytes: 0 };
+    const text = `\n\r\n${header}\n1,a\n`;
+    const reader = new ChunkReader(pieces(text), csvRoute(), chunking, 'test.csv', { pool, counts });
+    await expect(reader.next()).rejects.toThrow(message);
+  });
+
   it('hands out the next chunk while one is held when the pool allows two', async () => {
     const pool = new BufferPool(chunkBufferSize(chunking), 2);
     const counts = { rows: 0, blankLines: 0, bytes: 0 };

@@ -4,8 +4,17 @@ import { ChuteError } from '../errors.ts';
 
 const MAX_NAME_LENGTH = 256;
 
-/** Column names from a header record, parsed precisely (quotes, escapes) and checked before any SQL sees them. */
-export function parseHeader(record: Buffer, format: DataFormat, delimiter: string, where: string): string[] {
+/**
+ * Column names from a header record, parsed precisely (quotes, escapes) and checked before any SQL sees them.
+ * `line` is the header's line in the file: blank lines before it are skipped.
+ */
+export function parseHeader(
+  record: Buffer,
+  format: DataFormat,
+  delimiter: string,
+  where: string,
+  line = 1,
+): string[] {
   let names: string[];
   if (format === 'tsv') {
     names = record.toString('utf8').split('\t').map(unescapeTsv);
@@ -16,7 +25,7 @@ export function parseHeader(record: Buffer, format: DataFormat, delimiter: strin
     } catch (cause) {
       throw new ChuteError(
         'HEADER_INVALID',
-        `${where}, line 1: the header is not valid CSV (${String(cause)})`,
+        `${where}, line ${line}: the header is not valid CSV (${String(cause)})`,
         {
           cause,
         },
@@ -27,7 +36,7 @@ export function parseHeader(record: Buffer, format: DataFormat, delimiter: strin
   const seen = new Set<string>();
   names.forEach((raw, index) => {
     const name = raw.trim();
-    const field = `${where}, line 1, header field ${index + 1}`;
+    const field = `${where}, line ${line}, header field ${index + 1}`;
     if (name === '') throw new ChuteError('HEADER_INVALID', `${field}: empty column name`);
     if (name.length > MAX_NAME_LENGTH) {
       throw new ChuteError(

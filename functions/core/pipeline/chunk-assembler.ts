@@ -448,7 +448,7 @@ export class ChunkAssembler {
   }
 
   #headerTooLong(): never {
-    throw new HeaderTooLongError(this.#options.chunking.maxRecordBytes);
+    throw new HeaderTooLongError(this.#options.chunking.maxRecordBytes, this.#line);
   }
 
   /**
@@ -500,8 +500,12 @@ export class ChunkAssembler {
 
 /** The header line is longer than maxRecordBytes: nothing sensible can be loaded. */
 export class HeaderTooLongError extends Error {
-  constructor(maxRecordBytes: number) {
+  /** The header's first line in the file. */
+  readonly line: number;
+
+  constructor(maxRecordBytes: number, line: number) {
     super(`the header is longer than maxRecordBytes (${maxRecordBytes} bytes)`);
+    this.line = line;
   }
 }
 

@@ -4,6 +4,7 @@ import { DataRejectedError, type RawInsert } from '../ports/warehouse.ts';
 import type { Chunk } from './chunk.ts';
 import { type ChunkIndex, chunkSegments, chunkSlice, rowText } from './chunk-index.ts';
 import type { RowScreen } from './row-screen.ts';
+import { PartialCommitError } from './streamed-insert.ts';
 
 export interface ChunkInsertTarget {
   /** Everything of the insert but the body and the per-insert token. */
@@ -51,6 +52,12 @@ export interface LoadChunkOptions {
    * so that a refusal goes on to isolation as if this call had sent it.
    */
   readonly sentWhole?: Promise<void> | undefined;
+  /**
+   * Called before each insert that isolates bad rows, with the rows of this chunk rejected so far: throws to
+   * stop (the file is out of time, or over its reject limit). A chunk whose rows are all subtly bad costs two
+   * inserts a row, which nothing else would stop before the function's own timeout.
+   */
+  readonly beforeIsolating?: ((rejectedSoFar: number) => void) | undefined;
 }
 
 /**
@@ -88,6 +95,23 @@ export async function loadChunk(
     refused = true;
     options.onRefused?.();
   };
+  /**
+   * Stops isolating when told to. Rows of the chunk already inserted stay: with deduplication tokens the retry
+   * isolates the same way and its inserts of them are dropped; without, they would load twice, so the chunk is
+   * marked as committed in part (PartialCommitError) and no retry runs until someone has looked.
+   */
+  const mayGoOn = () => {
+    try {
+      options.beforeIsolating?.(rejected.length);
+    } catch (error) {
+      if (inserted === 0 || target.token(chunk.index) !== undefined) throw error;
+      throw new PartialCommitError(
+        chunk.index,
+        `${where}: ${error instanceof Error ? error.message : String(error)}; ${inserted} rows of chunk ${chunk.index} (from line ${chunk.firstLine}) were already inserted while its bad rows were isolated, with no record of them: check the table for this object version's rows before loading it again`,
+        { cause: error },
+      );
+    }
+  };
 
   /**
    * Rejects the rows certain to fail and sends the rest of [from, to) as one insert. When that insert is
@@ -106,6 +130,7 @@ export async function loadChunk(
     const segments = segmentsWithout(from, to, certain);
     const kept = segments.reduce((sum, [a, b]) => sum + b - a, 0);
     if (kept === 0) return;
+    mayGoOn();
     inserts++;
     try {
       const token = target.token(chunk.index, [from, to]);
@@ -141,6 +166,7 @@ export async function loadChunk(
     const range = pending.pop();
     if (range === undefined) break;
     const [from, to] = range;
+    if (refused) mayGoOn();
     inserts++;
     try {
       const whole = from === 0 && to === rows;

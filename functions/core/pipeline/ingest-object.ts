@@ -394,6 +394,15 @@ export async function ingestObject(
           screenAhead = true;
           pool.capacity = buffersWanted();
         },
+        beforeIsolating: (rejectedSoFar) => {
+          checkHeadroom(options, where, chunk.index);
+          const rejectedInFile = summary.rowsRejected + chunk.rejected.length + rejectedSoFar;
+          if (rejectedInFile > route.badRows.maxRejectedRows)
+            throw new ChuteError(
+              'REJECT_LIMIT_EXCEEDED',
+              `${where}: more than ${route.badRows.maxRejectedRows} rows rejected (${rejectedInFile} by chunk ${chunk.index}, from line ${chunk.firstLine}, while its bad rows were isolated); the file is failed. Fix the file, or raise badRows.maxRejectedRows`,
+            );
+        },
       }).catch((error: unknown) => {
         // Given up for time just as the chunk closed: the chunk is whole, but its insert was ended early.
         throw error instanceof AbandonedInsertError ? abandonedFailure(error, where, chunk.index) : error;

@@ -52,8 +52,8 @@ export class ChunkReader {
       chunking,
       header: route.format !== 'ndjson' && route.header,
       pool: source.pool,
-      onHeader: (record) => {
-        const names = parseHeader(record, route.format, delimiter, where);
+      onHeader: (record, line) => {
+        const names = parseHeader(record, route.format, delimiter, where, line);
         const { repeatHeader } = source.onHeader?.(names) ?? { repeatHeader: false };
         return repeatHeader ? record : undefined;
       },
@@ -101,7 +101,7 @@ export class ChunkReader {
         error instanceof HeaderTooLongError
           ? new ChuteError(
               'HEADER_INVALID',
-              `${this.#where}, line 1: the header is unreadable: ${error.message}`,
+              `${this.#where}, line ${error.line}: the header is unreadable: ${error.message}`,
               {
                 cause: error,
               },
