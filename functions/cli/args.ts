@@ -32,7 +32,8 @@ export type Command = IngestCommand | HistoryCommand | { readonly command: 'help
 
 export const DEFAULT_LEDGER = 'chute_load_history';
 
-const OPTIONS = {
+/** Every option the parser takes (`--help` lists each: a unit test holds it to that). */
+export const OPTIONS = {
   table: { type: 'string' },
   format: { type: 'string' },
   delimiter: { type: 'string' },
@@ -69,6 +70,15 @@ function integer(name: string, value: string | undefined): number | undefined {
   const parsed = Number(value);
   if (!Number.isInteger(parsed)) throw usage(`--${name} must be a whole number, got "${value}"`);
   return parsed;
+}
+
+/** Rejects go where the rows come from: a local path for a local file, an S3 prefix for an S3 object. */
+function checkRejectsTarget(rejects: string, source: 'file' | 's3'): void {
+  const toS3 = rejects.startsWith('s3://');
+  if (source === 'file' && toS3)
+    throw usage(`--rejects "${rejects}": a local file's rejects go to a local path`);
+  if (source === 's3' && !/^s3:\/\/[^/]+\/.*$/.test(rejects))
+    throw usage(`--rejects "${rejects}": an S3 object's rejects go to s3://<bucket>/<prefix>/`);
 }
 
 /** The format from the file name, `.gz` aside. */
@@ -109,6 +119,7 @@ export function parseCommand(argv: readonly string[]): Command {
   const s3 = /^s3:\/\/([^/]+)\/(.+)$/.exec(target);
   const source: IngestCommand['source'] =
     s3 === null ? { kind: 'file', path: target } : { kind: 's3', bucket: s3[1] ?? '', key: s3[2] ?? '' };
+  if (values.rejects !== undefined) checkRejectsTarget(values.rejects, source.kind);
   if (values.table === undefined) throw usage('--table is required');
   const format = values.format ?? formatFromName(target);
   if (format === undefined) throw usage(`cannot tell the format of "${target}" from its name: give --format`);

@@ -3,6 +3,7 @@ export const HELP = `chute — load a file into a ClickHouse table, the same way
 Usage:
   npm run chute -- ingest <local-file | s3://bucket/key> --table <db.table> [options]
   npm run chute -- history [--failed] [--since 24h|7d|<date>] [--key <prefix>] [--limit n] [--json]
+                           [--ledger <table>]
   npm run chute -- --help
 
 Connection:

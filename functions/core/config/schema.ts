@@ -110,7 +110,7 @@ export const ClickHouseSchema = z
 
 export const RejectsSchema = z
   .object({
-    /** Where rejected rows are written: `<prefix><source key>.<version>.rejects.ndjson`. Default `chute-rejects/`. */
+    /** Where rejected rows are written: `<prefix><source key>@<version>.rejects.ndjson`. Default `chute-rejects/`. */
     prefix: z.string().min(1).default('chute-rejects/'),
   })
   .strict();

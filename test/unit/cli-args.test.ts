@@ -1,0 +1,135 @@
+import { describe, expect, it } from 'vitest';
+import { type IngestCommand, OPTIONS, parseCommand } from '../../functions/cli/args.ts';
+import { HELP } from '../../functions/cli/help.ts';
+
+function ingest(argv: string[]): IngestCommand {
+  const command = parseCommand(argv);
+  if (command.command !== 'ingest') throw new Error(`expected ingest, got ${command.command}`);
+  return command;
+}
+
+function usageError(argv: string[]): string {
+  try {
+    parseCommand(argv);
+  } catch (error) {
+    expect(error).toMatchObject({ code: 'USAGE' });
+    return (error as Error).message;
+  }
+  throw new Error(`expected a usage error for ${argv.join(' ')}`);
+}
+
+describe('the CLI arguments', () => {
+  it('lists every option it takes in --help', () => {
+    for (const [name, option] of Object.entries(OPTIONS)) {
+      const short = 'short' in option ? `-${option.short}, ` : '';
+      expect(HELP, `--${name}`).toContain(`${short}--${name}`);
+    }
+  });
+
+  it('shows help without arguments, and with -h or --help anywhere', () => {
+    expect(parseCommand([])).toEqual({ command: 'help' });
+    expect(parseCommand(['-h'])).toEqual({ command: 'help' });
+    expect(parseCommand(['ingest', 'a.csv', '--help'])).toEqual({ command: 'help' });
+  });
+
+  it('reads a local file with its defaults, and an S3 object', () => {
+    const local = ingest(['ingest', 'data/orders.csv.gz', '--table', 'shop.orders']);
+    expect(local.source).toEqual({ kind: 'file', path: 'data/orders.csv.gz' });
+    expect(local.route).toMatchObject({ table: 'shop.orders', format: 'csv', header: true });
+    expect(local.route.badRows).toEqual({ policy: 'reject', maxRejectedRows: 1000 });
+    expect(local.chunking).toMatchObject({ maxBytes: 16 * 1024 * 1024, maxRows: 500_000 });
+    expect(local.ledger).toBe('chute_load_history');
+    expect(local.delivery).toBe('exactly-once');
+    const remote = ingest(['ingest', 's3://landing/in/e.ndjson', '--table', 't', '--version-id', 'v1']);
+    expect(remote.source).toEqual({ kind: 's3', bucket: 'landing', key: 'in/e.ndjson' });
+    expect(remote.route.format).toBe('ndjson');
+    expect(remote.versionId).toBe('v1');
+  });
+
+  it('takes the options that shape the route, the chunks and the load history', () => {
+    const command = ingest([
+      'ingest',
+      'x.txt',
+      '--table',
+      't',
+      '--format',
+      'tsv',
+      '--no-header',
+      '--columns',
+      'a, b',
+      '--bad-rows',
+      'fail',
+      '--max-rejected',
+      '5',
+      '--chunk-bytes',
+      '2048',
+      '--chunk-rows',
+      '10',
+      '--max-record-bytes',
+      '128',
+      '--no-ledger',
+      '--at-least-once',
+      '--quiet',
+    ]);
+    expect(command.route).toMatchObject({ format: 'tsv', header: false, columns: ['a', 'b'] });
+    expect(command.route.badRows).toEqual({ policy: 'fail', maxRejectedRows: 5 });
+    expect(command.chunking).toMatchObject({ maxBytes: 2048, maxRows: 10, maxRecordBytes: 128 });
+    expect(command.ledger).toBeUndefined();
+    expect(command.delivery).toBe('at-least-once');
+    expect(command.quiet).toBe(true);
+  });
+
+  it('refuses what it cannot do, saying what is wrong', () => {
+    expect(usageError(['ingest', 'a.csv'])).toMatch(/--table is required/);
+    expect(usageError(['ingest', 'a.dat', '--table', 't'])).toMatch(/cannot tell the format of "a\.dat"/);
+    expect(usageError(['ingest', 'a.csv', '--table', 't', '--chunk-rows', 'many'])).toMatch(
+      /--chunk-rows must be a whole number, got "many"/,
+    );
+    expect(usageError(['ingest', 'a.csv', '--table', 't', '--chunk-bytes', '10'])).toMatch(
+      /invalid tuning option/,
+    );
+    expect(usageError(['ingest', 'a.csv', '--table', 't', '--colour'])).toMatch(/colour/);
+    expect(usageError(['load', 'a.csv'])).toMatch(/unknown command "load"/);
+    expect(usageError(['ingest', 'a.csv', 'b.csv', '--table', 't'])).toMatch(/unexpected argument/);
+  });
+
+  it('sends rejects where the rows come from, and refuses the other kind of place', () => {
+    expect(ingest(['ingest', 'a.csv', '--table', 't', '--rejects', 'out/bad.ndjson']).rejects).toBe(
+      'out/bad.ndjson',
+    );
+    expect(usageError(['ingest', 'a.csv', '--table', 't', '--rejects', 's3://b/p/'])).toMatch(
+      /a local file's rejects go to a local path/,
+    );
+    expect(ingest(['ingest', 's3://b/k.csv', '--table', 't', '--rejects', 's3://other/bad/']).rejects).toBe(
+      's3://other/bad/',
+    );
+    expect(usageError(['ingest', 's3://b/k.csv', '--table', 't', '--rejects', 'bad.ndjson'])).toMatch(
+      /an S3 object's rejects go to s3:\/\/<bucket>\/<prefix>\//,
+    );
+  });
+
+  it('reads the history options', () => {
+    const command = parseCommand([
+      'history',
+      '--failed',
+      '--key',
+      'in/',
+      '--limit',
+      '5',
+      '--json',
+      '--ledger',
+      'ops.loads',
+      '--since',
+      '2026-11-01',
+    ]);
+    expect(command).toMatchObject({
+      command: 'history',
+      failedOnly: true,
+      key: 'in/',
+      limit: 5,
+      json: true,
+      ledger: 'ops.loads',
+    });
+    expect(command.command === 'history' && command.since?.toISOString()).toBe('2026-11-01T00:00:00.000Z');
+  });
+});
