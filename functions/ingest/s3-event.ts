@@ -1,5 +1,5 @@
 import type { S3Event } from 'aws-lambda';
-import type { ObjectRef } from '../core/ports/object-store.ts';
+import { type ObjectRef, realVersionId } from '../core/ports/object-store.ts';
 
 /** S3 writes keys into events form-encoded: `+` is a space, everything else percent-encoded. */
 export function decodeEventKey(key: string): string {
@@ -26,7 +26,7 @@ export function decodeS3Event(event: Partial<S3Event> & { Event?: string }): Dec
     objects.push({
       bucket: bucket.name,
       key: decodeEventKey(object.key),
-      versionId: object.versionId || undefined,
+      versionId: realVersionId(object.versionId),
       eTag: object.eTag || undefined,
       size: object.size,
       eventTime: record.eventTime,

@@ -90,7 +90,7 @@ class FakeWarehouse implements Warehouse {
   }
 
   async deduplication(): Promise<Deduplication> {
-    return { enabled: false, engine: 'MergeTree' };
+    return { window: 0, engine: 'MergeTree' };
   }
 
   async insertRaw(insert: RawInsert): Promise<void> {
@@ -129,7 +129,7 @@ class DeduplicatingWarehouse extends FakeWarehouse {
     return MODERN_SERVER;
   }
   override async deduplication(): Promise<Deduplication> {
-    return { enabled: true, engine: 'ReplicatedMergeTree' };
+    return { window: 1000, engine: 'ReplicatedMergeTree' };
   }
 }
 
@@ -633,6 +633,129 @@ describe('ingestObject: chunk records', () => {
     }
     expect(run.summary()?.status).toBe('loaded');
     expect(run.warehouse.committed).toEqual(run.rows);
+  });
+});
+
+describe("ingestObject: the file's history row", () => {
+  /** A ledger whose history-row writes fail the first `failures` times. */
+  class FlakyLedger extends FakeLedger {
+    attempts = 0;
+    constructor(readonly failures: number) {
+      super();
+    }
+    override async record(entry: LedgerEntry): Promise<void> {
+      this.attempts++;
+      if (this.attempts <= this.failures) throw new Error('history insert refused');
+      await super.record(entry);
+    }
+  }
+
+  it('writes it again after a refusal, and the file is loaded', async () => {
+    const h = harness('in/orders.csv', csvFile(csvRows(20)), 'automatic');
+    const ledger = new FlakyLedger(2);
+    const summary = await ingestObject({ ...h.deps, ledger }, ROUTE, h.ref);
+    expect(summary.status).toBe('loaded');
+    expect(ledger.attempts).toBe(3);
+    expect(ledger.entries.map((e) => e.status)).toEqual(['loaded']);
+  });
+
+  it('fails a loaded file whose history row cannot be written, so that the event is retried', async () => {
+    const h = harness('in/orders.csv', csvFile(csvRows(20)), 'automatic');
+    const ledger = new FlakyLedger(3);
+    const summary = await ingestObject({ ...h.deps, ledger }, ROUTE, h.ref);
+    expect(summary).toMatchObject({ status: 'failed', errorCode: 'CLICKHOUSE_FAILED', rowsInserted: 20 });
+    expect(summary.reason).toMatch(
+      /^loaded, but the load history could not be written: .*history insert refused/,
+    );
+    expect(ledger.entries).toEqual([]);
+  });
+});
+
+describe('ingestObject: an object S3 reads back with the version id "null"', () => {
+  it('records it under its ETag, so that the next overwrite of the key is a version of its own', async () => {
+    const bytes = csvFile(csvRows(5));
+    const h = harness('in/orders.csv', bytes, 'automatic');
+    const objects: ObjectStore = {
+      open: async () => ({
+        body: Readable.from([bytes]),
+        size: bytes.length,
+        eTag: '"etag-7"',
+        versionId: 'null',
+      }),
+    };
+    const summary = await ingestObject({ ...h.deps, objects }, ROUTE, {
+      bucket: 'landing',
+      key: 'in/orders.csv',
+      eTag: '"etag-7"',
+    });
+    expect(summary.status).toBe('loaded');
+    expect(h.ledger.entries.map((e) => e.version)).toEqual(['etag-7']);
+  });
+});
+
+describe('ingestObject: the rejects of a failed file', () => {
+  /** Rejects that say whether they were completed or dropped. */
+  class WatchedRejects implements RejectsStore {
+    readonly outcomes: string[] = [];
+    create(): RejectsWriter {
+      return {
+        write: async () => undefined,
+        close: async () => {
+          this.outcomes.push('closed');
+          return 'memory://rejects';
+        },
+        abort: async () => {
+          this.outcomes.push('aborted');
+        },
+      };
+    }
+  }
+
+  it('keeps them when the file failed for its rows, and drops them on any other failure', async () => {
+    // Records over maxRecordBytes: rejected before any insert.
+    const rows = csvRows(200).map((row, i) => (i % 10 === 3 ? `${i + 1},${'y'.repeat(100)}` : row));
+    const overLimit = harness('in/orders.csv', csvFile(rows), 'automatic', {
+      maxBytes: 1024,
+      maxRecordBytes: 64,
+    });
+    const kept = new WatchedRejects();
+    const rejected = await ingestObject(
+      { ...overLimit.deps, rejects: kept },
+      parseRoute({ ...ROUTE_INPUT, badRows: { policy: 'reject', maxRejectedRows: 1 } }),
+      overLimit.ref,
+    );
+    expect(rejected.errorCode).toBe('REJECT_LIMIT_EXCEEDED');
+    expect(kept.outcomes).toEqual(['closed']);
+
+    // The same rejects, then the object stops arriving: a delivery of the same version that succeeded meanwhile
+    // has written them whole, at the same key.
+    const cut = harness('in/orders.csv', csvFile(rows), 'automatic', { maxBytes: 1024, maxRecordBytes: 64 });
+    const dropped = new WatchedRejects();
+    const source = csvFile(rows);
+    const failingStore: ObjectStore = {
+      open: async () => ({
+        body: Readable.from(
+          (async function* () {
+            yield source.subarray(0, 3000);
+            // Long enough for the first chunk to commit and its rejects to be written.
+            await new Promise((resolve) => setTimeout(resolve, 50));
+            throw new Error('connection reset');
+          })(),
+        ),
+        size: source.length,
+        eTag: '"etag-1"',
+        versionId: 'v1',
+      }),
+    };
+    const failed = await ingestObject(
+      { ...cut.deps, objects: failingStore, rejects: dropped },
+      ROUTE,
+      cut.ref,
+    );
+    expect(failed.status).toBe('failed');
+    expect(failed.errorCode).not.toBe('REJECT_LIMIT_EXCEEDED');
+    expect(failed.rejectsLocation).toBeUndefined();
+    expect(dropped.outcomes).toEqual(['aborted']);
   });
 });
 

@@ -95,6 +95,14 @@ describe('decodeS3Event', () => {
     expect(objects[0]?.eTag).toBeUndefined();
   });
 
+  it('takes the version id "null" (versioning off or suspended) as none, so the ETag names the version', () => {
+    const { objects } = decodeS3Event({
+      Records: [record('ObjectCreated:Put', 'k.csv', { versionId: 'null', eTag: 'e9' })],
+    });
+    expect(objects[0]?.versionId).toBeUndefined();
+    expect(objects[0]?.eTag).toBe('e9');
+  });
+
   it('ignores removals and other events, reporting their names', () => {
     const { objects, ignored } = decodeS3Event({
       Records: [

@@ -1,7 +1,13 @@
 import type { Readable } from 'node:stream';
 import { GetObjectCommand, type S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { ChuteError } from '../errors.ts';
-import { type ObjectRef, type ObjectStore, type OpenedObject, objectLabel } from '../ports/object-store.ts';
+import {
+  type ObjectRef,
+  type ObjectStore,
+  type OpenedObject,
+  objectLabel,
+  realVersionId,
+} from '../ports/object-store.ts';
 
 const GONE = new Set(['NoSuchKey', 'NoSuchVersion', 'NotFound']);
 
@@ -17,13 +23,14 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async open(ref: ObjectRef): Promise<OpenedObject | undefined> {
+    const versionId = realVersionId(ref.versionId);
     try {
       const response = await this.#s3.send(
         new GetObjectCommand({
           Bucket: ref.bucket,
           Key: ref.key,
-          VersionId: ref.versionId,
-          IfMatch: ref.versionId === undefined ? quoted(ref.eTag) : undefined,
+          VersionId: versionId,
+          IfMatch: versionId === undefined ? quoted(ref.eTag) : undefined,
         }),
       );
       if (response.Body === undefined) throw new Error('S3 returned no body');

@@ -202,22 +202,27 @@ export class ClickHouseWarehouse implements Warehouse {
   }
 
   /**
-   * Replicated and Shared (ClickHouse Cloud) engines deduplicate inserts by default; a plain MergeTree only
-   * with `non_replicated_deduplication_window > 0`, set on the table or as the server's MergeTree default.
+   * The table's deduplication window: `replicated_deduplication_window` for Replicated and Shared (ClickHouse
+   * Cloud) engines (on by default, but a table or a server may set it to 0), `non_replicated_deduplication_window`
+   * for a plain MergeTree (off by default); each set on the table, or else the server's MergeTree default.
+   * Other engines (Distributed, Buffer, views) are not read: 0.
    */
   async #checkDeduplication(table: TableRef): Promise<Deduplication> {
     const [row] = await this.#rows<{ engine: string; engine_full: string }>(
       `SELECT engine, engine_full FROM system.tables WHERE database = ${quoteString(table.database)} AND name = ${quoteString(table.table)}`,
     );
     const engine = row?.engine ?? 'unknown';
-    if (/^(Replicated|Shared)/.test(engine)) return { enabled: true, engine };
-    if (!engine.endsWith('MergeTree')) return { enabled: false, engine };
-    const onTable = /non_replicated_deduplication_window\s*=\s*(\d+)/.exec(row?.engine_full ?? '');
-    if (onTable) return { enabled: Number(onTable[1]) > 0, engine };
+    if (!engine.endsWith('MergeTree')) return { window: 0, engine };
+    const setting = /^(Replicated|Shared)/.test(engine)
+      ? 'replicated_deduplication_window'
+      : 'non_replicated_deduplication_window';
+    // Not the tail of the other setting's name: `non_replicated_…` ends in `replicated_…`.
+    const onTable = new RegExp(`(?<![A-Za-z_])${setting}\\s*=\\s*(\\d+)`).exec(row?.engine_full ?? '');
+    if (onTable) return { window: Number(onTable[1]), engine };
     const [fallback] = await this.#rows<{ value: string }>(
-      "SELECT value FROM system.merge_tree_settings WHERE name = 'non_replicated_deduplication_window'",
+      `SELECT value FROM system.merge_tree_settings WHERE name = ${quoteString(setting)}`,
     );
-    return { enabled: Number(fallback?.value ?? 0) > 0, engine };
+    return { window: Number(fallback?.value ?? 0), engine };
   }
 
   async #describe(table: TableRef): Promise<readonly TableColumn[]> {

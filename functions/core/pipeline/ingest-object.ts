@@ -11,6 +11,7 @@ import {
   type RejectedRow,
   type RejectsStore,
   type RejectsWriter,
+  realVersionId,
 } from '../ports/object-store.ts';
 import { DataRejectedError, type Warehouse } from '../ports/warehouse.ts';
 import { BufferPool, chunkBufferSize, plainChunkBound } from './buffer-pool.ts';
@@ -23,7 +24,7 @@ import { decompress } from './decompress.ts';
 import { type FillingChunk, sendAtLeast } from './filling-chunk.ts';
 import { collectIfHeapGrew, scavengingEvery } from './garbage.ts';
 import { insertTarget, nullTextFor } from './insert-target.ts';
-import { checkHeadroom, decideDelivery, describe } from './preflight.ts';
+import { checkHeadroom, decideDelivery, describe, minimumDedupWindow } from './preflight.ts';
 import { ChunkReader } from './read-chunks.ts';
 import {
   AbandonedInsertError,
@@ -121,15 +122,32 @@ export async function ingestObject(
       if (error instanceof PartialCommitError) cutShort.push(error);
       await markCutShort();
       summary.errorCode = error instanceof ChuteError ? error.code : 'CLICKHOUSE_FAILED';
-      // Keep what was rejected so far: it is usually what explains the failure.
-      if (rejectsWriter !== undefined)
-        summary.rejectsLocation = await rejectsWriter.close().catch(() => undefined);
+      if (rejectsWriter !== undefined) {
+        // A file failed for its rows keeps what was rejected so far: that explains the failure, and every attempt
+        // rejects the same rows. Any other failure drops its part: the retry writes the rejects whole, and a
+        // delivery of the same version that succeeded meanwhile may have written them already, at the same key.
+        if (FILE_REJECTIONS.has(summary.errorCode))
+          summary.rejectsLocation = await rejectsWriter.close().catch(() => undefined);
+        else await rejectsWriter.abort().catch(() => undefined);
+      }
     }
     summary.attempt = prior.attempts + 1;
     summary.durationMs = Date.now() - started.getTime();
     if (deps.ledger !== undefined && version !== undefined) {
-      await deps.ledger.record(ledgerEntry(summary, version, started)).catch((ledgerError: unknown) => {
-        summary.reason = `${summary.reason ?? ''}${summary.reason ? '; ' : ''}the load history could not be written: ${describeError(ledgerError)}`;
+      const entry = ledgerEntry(summary, version, started);
+      const ledger = deps.ledger;
+      await withRetries(() => ledger.record(entry)).catch((ledgerError: unknown) => {
+        const why = `the load history could not be written: ${describeError(ledgerError)}`;
+        if (summary.status !== 'loaded') {
+          summary.reason = `${summary.reason ?? ''}${summary.reason ? '; ' : ''}${why}`;
+          return;
+        }
+        // Unrecorded, a loaded file would be loaded again by the next delivery of its event, whole. Failed, it
+        // is retried now: the retry finds its chunks recorded and sends only the last one again (dropped by its
+        // token under exactly-once; loaded twice under at-least-once, as any chunk committed before a crash).
+        summary.status = 'failed';
+        summary.errorCode = 'CLICKHOUSE_FAILED';
+        summary.reason = `loaded, but ${why}; the retry records it (README, "Guarantees")`;
       });
     }
     return summary;
@@ -177,7 +195,14 @@ export async function ingestObject(
     return {
       capabilities,
       columns,
-      decision: await decideDelivery(deps.warehouse, table, route, capabilities, where),
+      decision: await decideDelivery(
+        deps.warehouse,
+        table,
+        route,
+        capabilities,
+        where,
+        minimumDedupWindow(deps.chunking),
+      ),
     };
   })();
   preflight.catch(() => undefined); // a skipped duplicate only waits for it to settle (finally, below)
@@ -553,6 +578,18 @@ export async function ingestObject(
   }
 }
 
+/** A load-history write, tried three times (after 0.2 and 1 s) before its failure counts. */
+async function withRetries(write: () => Promise<void>): Promise<void> {
+  for (const pauseMs of [200, 1000]) {
+    try {
+      return await write();
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, pauseMs));
+    }
+  }
+  return write();
+}
+
 function emptySummary(ref: ObjectRef, route: Route, table: string): FileSummary {
   return {
     status: 'loaded',
@@ -584,7 +621,7 @@ function versionOf(
   versionId: string | undefined,
   eTag: string | undefined,
 ): VersionKey | undefined {
-  const version = versionId ?? eTag?.replace(/"/g, '');
+  const version = realVersionId(versionId) ?? eTag?.replace(/"/g, '');
   return version === undefined || version === '' ? undefined : { bucket, key, version };
 }
 

@@ -1,6 +1,6 @@
 import { clickHouseErrorCode } from '../clickhouse/error-code.ts';
 import { type TableRef, tableLabel } from '../clickhouse/sql.ts';
-import type { Route } from '../config/schema.ts';
+import type { ChunkingConfig, Route } from '../config/schema.ts';
 import { ChuteError } from '../errors.ts';
 import type { Delivery } from '../ports/ledger.ts';
 import type { ServerCapabilities, TableColumn, Warehouse } from '../ports/warehouse.ts';
@@ -42,6 +42,15 @@ export function checkHeadroom(options: IngestOptions, where: string, chunkIndex:
   return remaining;
 }
 
+/**
+ * What a retry may send again with the tokens it sent before: the chunks in flight at a crash, and the one whose
+ * record was still being written (README, "The load history"). A window smaller than this lets a retry load a
+ * chunk twice.
+ */
+export function minimumDedupWindow(chunking: Pick<ChunkingConfig, 'insertsInFlight'>): number {
+  return chunking.insertsInFlight + 2;
+}
+
 export interface DeliveryDecision {
   readonly delivery: Delivery;
   /** Why delivery is only at-least-once, for every summary line. */
@@ -59,6 +68,8 @@ export async function decideDelivery(
   route: Route,
   capabilities: ServerCapabilities,
   where: string,
+  /** The fewest recent inserts the table must remember: what a retry may send again (see README). */
+  minimumWindow: number,
 ): Promise<DeliveryDecision> {
   if (!capabilities.dedupToken) {
     return {
@@ -66,16 +77,23 @@ export async function decideDelivery(
       note: `ClickHouse ${capabilities.version} has no insert_deduplication_token: a chunk committed just before a crash may load twice on retry`,
     };
   }
-  const deduplication = await warehouse.deduplication(table);
-  if (deduplication.enabled) return { delivery: 'exactly-once', note: undefined };
+  const { window, engine } = await warehouse.deduplication(table);
+  if (window >= minimumWindow) return { delivery: 'exactly-once', note: undefined };
+  const what =
+    window === 0
+      ? 'does not deduplicate inserts'
+      : `remembers only the last ${window} inserts' tokens, fewer than the ${minimumWindow} a retry may send again`;
   if (route.delivery === 'at-least-once') {
     return {
       delivery: 'at-least-once',
-      note: `table ${tableLabel(table)} (${deduplication.engine}) does not deduplicate; the route chose at-least-once`,
+      note: `table ${tableLabel(table)} (${engine}) ${what}; the route chose at-least-once`,
     };
   }
+  const setting = /^(Replicated|Shared)/.test(engine)
+    ? 'replicated_deduplication_window'
+    : 'non_replicated_deduplication_window';
   throw new ChuteError(
     'DEDUP_NOT_ENABLED',
-    `${where}: table ${tableLabel(table)} (${deduplication.engine}) does not deduplicate inserts, so a retry could load rows twice. Run: ALTER TABLE ${tableLabel(table)} MODIFY SETTING non_replicated_deduplication_window = 1000 (or use a Replicated engine), or set the route's delivery to "at-least-once"`,
+    `${where}: table ${tableLabel(table)} (${engine}) ${what}, so a retry could load rows twice. Run: ALTER TABLE ${tableLabel(table)} MODIFY SETTING ${setting} = 1000${window === 0 && setting.startsWith('non') ? ' (or use a Replicated engine)' : ''}, or set the route's delivery to "at-least-once"`,
   );
 }

@@ -4,6 +4,17 @@ import type { Readable } from 'node:stream';
 export const LOCAL_FILES = 'local';
 
 /** How an object is named in messages: `s3://bucket/key`, or the path of a local file. */
+/**
+ * A version id that names one version: not empty, and not `null`, which S3 gives every object written while
+ * versioning is off or suspended, so that it names whatever was written last under the key. Without one, a
+ * version is the object's ETag, and reads are pinned to it.
+ */
+export function realVersionId(versionId: string | undefined | null): string | undefined {
+  return versionId === undefined || versionId === null || versionId === '' || versionId === 'null'
+    ? undefined
+    : versionId;
+}
+
 export function objectLabel(bucket: string, key: string): string {
   return bucket === LOCAL_FILES ? key : `s3://${bucket}/${key}`;
 }

@@ -66,7 +66,11 @@ export class DataRejectedError extends Error {
 
 /** Whether a table drops a repeated insert that carries the same deduplication token. */
 export interface Deduplication {
-  readonly enabled: boolean;
+  /**
+   * How many recent inserts the table remembers the tokens of (`replicated_deduplication_window`, or
+   * `non_replicated_deduplication_window` for a plain MergeTree); 0 when it deduplicates nothing.
+   */
+  readonly window: number;
   /** The table's engine, for messages. */
   readonly engine: string;
 }
