@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { ChunkingConfig, DataFormat } from '../../functions/core/config/schema.ts';
 import { BufferPool, chunkBufferSize } from '../../functions/core/pipeline/buffer-pool.ts';
 import type { Chunk } from '../../functions/core/pipeline/chunk.ts';
-import { ChunkAssembler, HeaderTooLongError } from '../../functions/core/pipeline/chunk-assembler.ts';
+import { ChunkAssembler, HeaderUnreadableError } from '../../functions/core/pipeline/chunk-assembler.ts';
 import { indexChunk, rowText } from '../../functions/core/pipeline/chunk-index.ts';
 
 interface Run {
@@ -171,7 +171,7 @@ describe('ChunkAssembler and indexChunk, CSV', () => {
   it.each([3, 1000])('refuses a header longer than maxRecordBytes (pieces of %i bytes)', (piece) => {
     // Repeated in front of every chunk, it would overrun the chunk buffer: rows would be cut short unseen.
     expect(() => assemble(`${'h'.repeat(200)}\n1\n`, { piece, chunking: { maxRecordBytes: 64 } })).toThrow(
-      HeaderTooLongError,
+      HeaderUnreadableError,
     );
   });
 
@@ -220,6 +220,57 @@ describe('ChunkAssembler and indexChunk, CSV', () => {
     });
     expect(assembler.push(Buffer.from(overlong))).toHaveLength(1);
     expect(assembler.hasLeftover).toBe(true);
+  });
+
+  it('reads a file whose every line feed is escaped in time linear in its size, without deep recursion', () => {
+    // A Windows path ending each TSV line: every line feed is escaped, so the whole file is one record. Reading
+    // each rejected record's rest again line by line would take minutes and overflow the stack.
+    const input = `a\tb\n${'1\tC:\\dir\\\n'.repeat(120_000)}`;
+    const run = assemble(input, { format: 'tsv', piece: 65_536, chunking: { maxRecordBytes: 1024 * 1024 } });
+    // A few records in all: the first line, the next MiB whole, and the rest (one record to the end).
+    expect(run.rowsSeen).toBe(run.rows.length + run.rejected.length);
+    expect(run.rowsSeen).toBeLessThanOrEqual(4);
+    expect(run.rejected[0]).toMatchObject({ line: 2, raw: '1\tC:\\dir\\' });
+    // Then the rest, whole: its first MiB kept, its lines counted.
+    expect(run.rejected[1]?.line).toBe(3);
+    expect(run.rejected[1]?.raw.length).toBe(1024 * 1024);
+  });
+
+  it('reads lines that each reopen a quote, to an end inside one, without deep recursion', () => {
+    const input = `h\n${'"a",",x\n'.repeat(8000)}`;
+    const run = assemble(input, { piece: 4096, chunking: { maxRecordBytes: 64 } });
+    expect(run.rowsSeen).toBe(run.rows.length + run.rejected.length);
+    expect(run.rejected.length).toBeGreaterThan(100);
+  });
+
+  it('opens at most one chunk buffer per call at the end of a file left inside a quote', () => {
+    const chunking = { maxBytes: 1 << 20, maxRows: 2, maxRecordBytes: 64, insertsInFlight: 1 };
+    const pool = new BufferPool(chunkBufferSize(chunking));
+    let acquired = 0;
+    const acquire = pool.acquire.bind(pool);
+    pool.acquire = () => {
+      acquired++;
+      return acquire();
+    };
+    const assembler = new ChunkAssembler({ format: 'csv', delimiter: ',', chunking, header: true, pool });
+    const chunks = [...assembler.push(Buffer.from('h\n"\n1\n2\n3\n4\n5\n6\n7'))];
+    while (assembler.hasLeftover) chunks.push(...assembler.resume());
+    let calls = 0;
+    while (!assembler.finished) {
+      const before = acquired;
+      chunks.push(...assembler.endStep());
+      expect(acquired - before).toBeLessThanOrEqual(1);
+      calls++;
+    }
+    expect(calls).toBeGreaterThan(2);
+    expect(chunks.reduce((sum, c) => sum + c.rows, 0)).toBe(7);
+    expect(chunks.flatMap((c) => c.rejected).map((r) => r.raw)).toEqual(['"']);
+  });
+
+  it('refuses a header whose quote is never closed, in a file of any size', () => {
+    expect(() => assemble('a,"b\nc,d\n1,2\n', { chunking: { maxRecordBytes: 64 } })).toThrow(
+      /it opens a quote that is never closed/,
+    );
   });
 
   it('cuts chunks at maxRows', () => {
@@ -321,25 +372,31 @@ describe('ChunkAssembler, random files', () => {
     if (format !== 'ndjson') write(`h1${separator}h2${separator}h3`);
     const rowLines: number[] = [];
     const rejectLines: number[] = [];
+    // Right after an overlong record lost its first line, the next overlong one is rejected whole.
+    let afterOverlong = false;
     const count = 20 + next(120);
     for (let i = 0; i < count; i++) {
       const kind = next(20);
       if (kind === 0) {
+        afterOverlong = false;
         write(''); // a blank line
       } else if (kind === 1) {
         rejectLines.push(line);
+        afterOverlong = !afterOverlong;
         write(format === 'ndjson' ? `{"a":"${'y'.repeat(100)}"}` : `1${separator}${'z'.repeat(100)}`);
       } else if (kind === 2 && format !== 'ndjson') {
         // Over the limit only past a quoted (or escaped) line feed: its first line is rejected, and what
-        // follows is read as a record of its own.
+        // follows is read as a record of its own; or, right after another overlong record, it goes whole.
         rejectLines.push(line);
-        rowLines.push(line + 1);
+        if (!afterOverlong) rowLines.push(line + 1);
+        afterOverlong = false;
         const opened =
           format === 'csv'
             ? `"${'x'.repeat(50)}\n${'y'.repeat(30)}"`
             : `${'x'.repeat(50)}\\\n${'y'.repeat(30)}`;
         write(`1${separator}${opened}${separator}2`);
       } else {
+        afterOverlong = false;
         rowLines.push(line);
         const fields = Array.from({ length: 1 + next(4) }, field);
         // A row of one empty field would be a blank line.

@@ -59,6 +59,26 @@ describe('ChunkReader', () => {
     await expect(reader.next()).rejects.toThrow(message);
   });
 
+  it('ends a file left inside a quote a chunk at a time, within the pool, with every row', async () => {
+    const small = { ...chunking, maxRows: 2 };
+    const pool = new BufferPool(chunkBufferSize(small), 1);
+    const counts = { rows: 0, blankLines: 0, bytes: 0 };
+    const text = `id,name\n"\n${Array.from({ length: 9 }, (_, i) => `${i},n`).join('\n')}`;
+    const reader = new ChunkReader(pieces(text), csvRoute(), small, 'test.csv', { pool, counts });
+    const chunks: Chunk[] = [];
+    for (;;) {
+      const filling = await reader.next();
+      if (filling === undefined) break;
+      const chunk = await filling.closed;
+      if (chunk === undefined) continue;
+      chunks.push({ ...chunk, body: Buffer.from(chunk.body) });
+      pool.release(chunk.body);
+    }
+    expect(chunks.reduce((sum, c) => sum + c.rows, 0)).toBe(9);
+    expect(chunks.flatMap((c) => c.rejected).map((r) => r.line)).toEqual([2]);
+    expect(chunks.at(-1)?.final).toBe(true);
+  });
+
   it('hands out the next chunk while one is held when the pool allows two', async () => {
     const pool = new BufferPool(chunkBufferSize(chunking), 2);
     const counts = { rows: 0, blankLines: 0, bytes: 0 };

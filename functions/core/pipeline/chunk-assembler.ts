@@ -65,8 +65,14 @@ export class ChunkAssembler {
   #leftover: Buffer | undefined;
   /** A chunk closed during the current scan. */
   #closed = false;
-  /** The current scan handed the rest of its buffer to a scan of its own (see #overlong). */
+  /** The current scan handed the rest of its buffer to #overlong, which left it in `#rescan`. */
   #handedOff = false;
+  /** Bytes to read again, as at a record start, after an overlong record's first line (see #overlong). */
+  #rescan: Buffer | undefined;
+  /** The last record ended in an overlong rejection of its first line: the next overlong one goes whole. */
+  #afterOverlong = false;
+  /** The object has ended and its last chunk closed. */
+  #finished = false;
 
   constructor(options: AssemblerOptions) {
     this.#options = options;
@@ -153,30 +159,51 @@ export class ChunkAssembler {
     return this.#ready.splice(0);
   }
 
-  /** The end of the object: a last record without a line feed still counts. */
+  /** The end of the object, all at once: every chunk still to come (see `endStep`). */
   end(): Chunk[] {
     const out: Chunk[] = [];
-    while (this.#leftover !== undefined) out.push(...this.resume());
+    while (!this.#finished) out.push(...this.endStep());
+    return out;
+  }
+
+  /** Whether the object has ended and its last chunk closed. */
+  get finished(): boolean {
+    return this.#finished;
+  }
+
+  /**
+   * The end of the object, a step at a time: like `push`, one call opens at most one chunk buffer, so the
+   * caller can wait for the pool between calls; call again until `finished`. A last record without a line feed
+   * still counts; a quote still open at the end has its first line rejected and the rest read again.
+   */
+  endStep(): Chunk[] {
+    if (this.#leftover !== undefined) return this.resume();
     if (this.#head !== undefined && this.#head.length > 0) {
       const head = this.#head;
       this.#head = undefined;
       this.#scan(head);
+      return this.#ready.splice(0);
     }
     if (!this.#discarding && this.#pendingBytes > 0) {
       if (this.#options.format === 'csv' && this.#state.inQuotes && !this.#state.quoteAtEdge) {
+        if (!this.#headerDone) this.#headerUnreadable('it opens a quote that is never closed');
         this.#closed = false;
+        this.#afterOverlong = false;
         this.#overlong(
           this.#takePending(),
           'unterminated quoted field at the end of the file: its first line is rejected and reading resumes on the next line',
         );
-        return [...out, ...this.end()];
+        const rest = this.#takeRescan();
+        if (rest !== undefined) this.#scan(rest);
+        return this.#ready.splice(0);
       }
       // A final record without its line feed: give it one and take it as any other.
       const record = this.#takePending();
       this.#record(Buffer.concat([record, NEWLINE]), 0, record.length, true);
     }
     this.#closeChunk(true);
-    return [...out, ...this.#ready.splice(0)];
+    this.#finished = true;
+    return this.#ready.splice(0);
   }
 
   #stripByteOrderMark(input: Buffer): Buffer | undefined {
@@ -191,12 +218,17 @@ export class ChunkAssembler {
     return buf.subarray(0, 3).equals(BOM) ? buf.subarray(3) : buf;
   }
 
-  #scan(buf: Buffer): void {
+  /** Scans `input`, and again whatever an overlong record hands back to be read afresh (see #overlong). */
+  #scan(input: Buffer): void {
+    for (let buf: Buffer | undefined = input; buf !== undefined; ) buf = this.#scanOnce(buf);
+  }
+
+  #scanOnce(buf: Buffer): Buffer | undefined {
     this.#closed = false;
     let from = 0;
     if (this.#discarding) {
       const lf = buf.indexOf(LF);
-      if (lf < 0) return;
+      if (lf < 0) return undefined;
       this.#discarding = false;
       this.#line++;
       from = lf + 1;
@@ -229,16 +261,23 @@ export class ChunkAssembler {
       },
     );
     if (this.#handedOff) {
-      // The rest of this buffer was scanned again after an overlong record (see #overlong).
+      // An overlong record took the rest of this buffer, to be read again from its next line (see #overlong).
       this.#handedOff = false;
-      return;
+      return this.#takeRescan();
     }
     this.#flushRun(buf);
     if (this.#closed) {
       if (recordStart < buf.length) this.#leftover = buf.subarray(recordStart);
-      return;
+      return undefined;
     }
     if (recordStart < buf.length) this.#keep(buf, recordStart);
+    return this.#takeRescan();
+  }
+
+  #takeRescan(): Buffer | undefined {
+    const rest = this.#rescan;
+    this.#rescan = undefined;
+    return rest;
   }
 
   /** One record: bytes [start, end) of `buf` (after any pending bytes), its line feed at `end`. */
@@ -249,6 +288,7 @@ export class ChunkAssembler {
     if (!this.#headerDone) {
       // Repeated in front of every chunk, a longer header would overrun the chunk buffer.
       if (length > this.#options.chunking.maxRecordBytes) this.#headerTooLong();
+      this.#afterOverlong = false;
       this.#flushRun(buf);
       const record = pending
         ? Buffer.concat([this.#takePending(), buf.subarray(start, end)])
@@ -274,6 +314,7 @@ export class ChunkAssembler {
       this.#handedOff = true;
       return;
     }
+    this.#afterOverlong = false;
     // The record's last byte may have come in an earlier buffer: a CRLF split between two reads is still one.
     const lastByte = end > start ? buf[end - 1] : this.#lastPendingByte();
     const blank = length === 0 || (length === 1 && lastByte === CR);
@@ -342,6 +383,7 @@ export class ChunkAssembler {
         if (this.#closed || this.#handedOff) return lf + 1;
       } else {
         if (this.#body === undefined) this.#ensureBody();
+        this.#afterOverlong = false;
         this.#runEnd = lf + 1;
         this.#rows++;
         this.#rowsSeen++;
@@ -448,24 +490,41 @@ export class ChunkAssembler {
   }
 
   #headerTooLong(): never {
-    throw new HeaderTooLongError(this.#options.chunking.maxRecordBytes, this.#line);
+    this.#headerUnreadable(
+      `it is longer than maxRecordBytes (${this.#options.chunking.maxRecordBytes} bytes)`,
+    );
+  }
+
+  #headerUnreadable(why: string): never {
+    throw new HeaderUnreadableError(why, this.#line);
   }
 
   /**
    * A record longer than maxRecordBytes, `held` from its first byte on (with whatever of the current buffer
-   * follows it). Its first line is rejected, at most maxRecordBytes of it kept, and reading resumes on the
-   * next line as at a record start: as if a quote still open there had not been there, for such a record is
-   * most often a quote that is never closed, which would otherwise swallow the rest of the file. Memory stays
-   * bounded, and every later good row still loads. The rule looks at the bytes alone, whichever buffer the
-   * record's end or its limit falls in, so the same object is always cut the same way.
+   * follows it). The rule looks at the bytes alone, whichever buffer the record's end or its limit falls in, so
+   * the same object is always cut the same way; and memory stays bounded whatever the record.
+   *
+   * Its first line is rejected (at most maxRecordBytes of it kept), and reading resumes on the next line as at a
+   * record start: as if a quote still open there had not been there, for such a record is most often a quote
+   * that is never closed, which would otherwise swallow the rest of the file; every later good row still loads.
+   * When the record read from that next line is over the limit too (every line feed escaped or quoted, say),
+   * reading the same bytes again line by line would cost time in the square of their length: that record is
+   * rejected whole instead, its first maxRecordBytes kept, and reading resumes after the first line feed past
+   * them.
+   *
+   * What is to be read again goes to `#rescan` (or, after a chunk closed, `#leftover`): the caller's scan loop
+   * takes it, so that no recursion grows with the number of such records.
    */
   #overlong(held: Buffer, why = overlong(this.#options)): void {
-    const lf = held.indexOf(LF);
-    const firstLine = lf < 0 ? held : held.subarray(0, lf);
+    const max = this.#options.chunking.maxRecordBytes;
+    const wholeRecord = this.#afterOverlong;
+    const lf = wholeRecord ? held.indexOf(LF, max) : held.indexOf(LF);
+    const rejected = lf < 0 ? held : held.subarray(0, lf);
     this.#ensureBody();
-    this.#reject(firstLine.subarray(0, this.#options.chunking.maxRecordBytes), 1, why);
+    this.#reject(rejected.subarray(0, max), 1 + (wholeRecord ? countLineFeeds(rejected) : 0), why);
     Object.assign(this.#state, freshBoundaryState());
     this.#quotedMark = 0;
+    this.#afterOverlong = !wholeRecord;
     if (this.#full()) this.#closeChunk(false);
     if (lf < 0) {
       this.#line--; // counted again when its line feed is found
@@ -473,9 +532,10 @@ export class ChunkAssembler {
       return;
     }
     const rest = held.subarray(lf + 1);
-    // After a chunk closed, the rest waits until the consumer asks for the next chunk (see #scan).
-    if (this.#closed) this.#leftover = rest.length > 0 ? rest : undefined;
-    else if (rest.length > 0) this.#scan(rest);
+    if (rest.length === 0) return;
+    // After a chunk closed, the rest waits until the consumer asks for the next chunk (see #scanOnce).
+    if (this.#closed) this.#leftover = rest;
+    else this.#rescan = rest;
   }
 
   #copyPending(): void {
@@ -498,13 +558,13 @@ export class ChunkAssembler {
   }
 }
 
-/** The header line is longer than maxRecordBytes: nothing sensible can be loaded. */
-export class HeaderTooLongError extends Error {
+/** The header cannot be read (longer than maxRecordBytes, or a quote in it never closes): nothing can load. */
+export class HeaderUnreadableError extends Error {
   /** The header's first line in the file. */
   readonly line: number;
 
-  constructor(maxRecordBytes: number, line: number) {
-    super(`the header is longer than maxRecordBytes (${maxRecordBytes} bytes)`);
+  constructor(why: string, line: number) {
+    super(why);
     this.line = line;
   }
 }
@@ -515,6 +575,12 @@ const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 function overlong(options: AssemblerOptions): string {
   const max = options.chunking.maxRecordBytes;
   return `record longer than maxRecordBytes (${max} bytes), or a quote never closed: its first line is rejected (at most ${max} bytes of it kept here) and reading resumes on the next line`;
+}
+
+function countLineFeeds(bytes: Buffer): number {
+  let count = 0;
+  for (let at = bytes.indexOf(LF); at >= 0; at = bytes.indexOf(LF, at + 1)) count++;
+  return count;
 }
 
 function stripCr(bytes: Buffer): Buffer {

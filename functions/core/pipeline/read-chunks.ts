@@ -4,7 +4,7 @@ import { ChuteError } from '../errors.ts';
 import { parseHeader } from '../format/header.ts';
 import type { BufferPool } from './buffer-pool.ts';
 import type { Chunk } from './chunk.ts';
-import { ChunkAssembler, HeaderTooLongError } from './chunk-assembler.ts';
+import { ChunkAssembler, HeaderUnreadableError } from './chunk-assembler.ts';
 import { FillingChunk } from './filling-chunk.ts';
 
 export interface ChunkSource {
@@ -92,13 +92,21 @@ export class ChunkReader {
           this.#publish(assembler.resume());
         }
       }
-      if (!(await this.#roomForChunk())) return;
-      const last = assembler.end();
-      this.#publish(last.map((chunk, i) => (i === last.length - 1 ? { ...chunk, final: true } : chunk)));
+      while (!assembler.finished) {
+        if (!(await this.#roomForChunk())) return;
+        const closed = assembler.endStep();
+        // The last chunk is the last one the final step closes (rarely an earlier step's: it then only costs its
+        // own chunk record, which the file's history row would have made needless).
+        this.#publish(
+          assembler.finished
+            ? closed.map((chunk, i) => (i === closed.length - 1 ? { ...chunk, final: true } : chunk))
+            : closed,
+        );
+      }
       this.#ended = true;
     } catch (error) {
       const failure =
-        error instanceof HeaderTooLongError
+        error instanceof HeaderUnreadableError
           ? new ChuteError(
               'HEADER_INVALID',
               `${this.#where}, line ${error.line}: the header is unreadable: ${error.message}`,
