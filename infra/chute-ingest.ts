@@ -444,11 +444,28 @@ export class ChuteIngest extends Construct {
     if (props.alarmTopic !== undefined) {
       this.alarmTopic = props.alarmTopic;
     } else {
-      this.alarmTopic = new Topic(this, 'AlarmTopic', {
+      const topic = new Topic(this, 'AlarmTopic', {
         displayName: `chute alarms (${name})`,
         enforceSSL: true,
         ...(props.encryptionKey === undefined ? {} : { masterKey: props.encryptionKey }),
       });
+      // The SSL rule gives the topic a policy of its own, which replaces SNS's default one: say, as AWS advises
+      // for alarm topics with a policy, that this account's alarms may publish.
+      const stack = Stack.of(this);
+      topic.addToResourcePolicy(
+        new PolicyStatement({
+          sid: 'AllowThisAccountsAlarmsToPublish',
+          principals: [new ServicePrincipal('cloudwatch.amazonaws.com')],
+          actions: ['sns:Publish'],
+          resources: [topic.topicArn],
+          conditions: {
+            ArnLike: {
+              'aws:SourceArn': `arn:${stack.partition}:cloudwatch:${stack.region}:${stack.account}:alarm:*`,
+            },
+          },
+        }),
+      );
+      this.alarmTopic = topic;
       // CloudWatch publishes to an encrypted topic only if the key lets it (no-op for an imported key).
       props.encryptionKey?.addToResourcePolicy(
         new PolicyStatement({

@@ -6,6 +6,7 @@ import { NodejsFunction, type NodejsFunctionProps, OutputFormat } from 'aws-cdk-
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { ChuteError } from '../functions/core/errors.ts';
+import { DEFAULT_HEADROOM_MS } from '../functions/core/pipeline/preflight.ts';
 import { FUNCTION_NODE_OPTIONS } from '../functions/ingest/node-options.ts';
 
 /** The repository root: bundling resolves the entry, lock file and tsconfig from here, whatever the cwd. */
@@ -101,10 +102,12 @@ export class IngestFunction extends NodejsFunction {
       );
     }
     const timeout = props.timeout ?? DEFAULT_TIMEOUT;
-    if (!timeout.isUnresolved() && (timeout.toSeconds() < 10 || timeout.toSeconds() > 900)) {
+    // Below twice the headroom (no chunk starts with less left), a file would have no time for a single chunk.
+    const shortest = (2 * DEFAULT_HEADROOM_MS) / 1000;
+    if (!timeout.isUnresolved() && (timeout.toSeconds() < shortest || timeout.toSeconds() > 900)) {
       throw new ChuteError(
         'CONFIG_INVALID',
-        `Invalid ${id} props: timeout ${timeout.toHumanString()} must be from 10 seconds to 15 minutes`,
+        `Invalid ${id} props: timeout ${timeout.toHumanString()} must be from ${shortest} seconds to 15 minutes (no chunk starts with less than ${DEFAULT_HEADROOM_MS / 1000} s left)`,
       );
     }
     const reserved = props.reservedConcurrentExecutions ?? DEFAULT_RESERVED_CONCURRENCY;

@@ -18,6 +18,7 @@ export type ChuteErrorCode =
   | 'TIMEOUT_HEADROOM'
   | 'LEDGER_LAYOUT'
   | 'INSERT_CUT_SHORT'
+  | 'REJECTS_WRITE_FAILED'
   | 'USAGE';
 
 export class ChuteError extends Error {

@@ -46,6 +46,7 @@ async function buildContainer(env: NodeJS.ProcessEnv): Promise<Container> {
   const s3 = createS3Client({
     endpoint: env.AWS_ENDPOINT_URL_S3 || undefined,
     verifyChecksums: config.s3.verifyChecksums,
+    stallTimeoutMs: config.clickhouse.requestTimeoutMs,
   });
   // Once per container: the node flags in effect. Lambda's runtime may start node with its own
   // --max-semi-space-size on the command line, which would override the one chute sets in NODE_OPTIONS.

@@ -706,13 +706,19 @@ describe('alarms', () => {
     template.hasResourceProperties('AWS::SNS::TopicPolicy', {
       Topics: [{ Ref: topicId }],
       PolicyDocument: {
-        Statement: [
+        Statement: Match.arrayWith([
           Match.objectLike({
             Effect: 'Deny',
             Action: 'sns:Publish',
             Condition: { Bool: { 'aws:SecureTransport': 'false' } },
           }),
-        ],
+          Match.objectLike({
+            Effect: 'Allow',
+            Principal: { Service: 'cloudwatch.amazonaws.com' },
+            Action: 'sns:Publish',
+            Condition: { ArnLike: { 'aws:SourceArn': Match.anyValue() } },
+          }),
+        ]),
       },
     });
     template.resourceCountIs('AWS::SNS::Subscription', 0);
@@ -838,7 +844,12 @@ describe('props checked at synth time, with messages naming them', () => {
     [
       'a timeout past 15 minutes',
       { timeout: Duration.minutes(20) },
-      'timeout 20 minutes must be from 10 seconds',
+      'timeout 20 minutes must be from 60 seconds',
+    ],
+    [
+      'a timeout with no time for a chunk',
+      { timeout: Duration.seconds(30) },
+      'timeout 30 seconds must be from 60 seconds to 15 minutes (no chunk starts with less than 30 s left)',
     ],
     ['no concurrency', { reservedConcurrency: 0 }, 'reservedConcurrency 0 must be a whole number >= 1'],
     ['too many retries', { retryAttempts: 3 }, 'retryAttempts 3 must be 0, 1 or 2'],

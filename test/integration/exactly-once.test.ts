@@ -247,8 +247,9 @@ describe.each(engines)('exactly-once under faults on %s', (_name, { open, tokens
     const file = standardFile();
     const { table, key, config, event } = await setUp(file);
     const k = 5;
-    // Chunk 0 holds a row ClickHouse refuses: its isolation looks at the clock once more.
-    const clock = clockRunningOutAfter(k + 1);
+    // Chunk 0 holds a row ClickHouse refuses: its isolation looks at the clock twice more (once the chunk is
+    // refused, and before the insert that leaves the row out).
+    const clock = clockRunningOutAfter(k + 2);
 
     const first = await deliver(event, config, undefined, { remainingTimeMs: clock.remainingTimeMs });
     expect(first.summary).toMatchObject({ status: 'failed', errorCode: 'TIMEOUT_HEADROOM', attempt: 1 });
@@ -304,8 +305,8 @@ describe.each(engines)('exactly-once under faults on %s', (_name, { open, tokens
     const routes = [{ prefix: 'in/', format: 'csv' as const, table }];
     const config = testConfig(routes, { chunking: CHUNKING, ledger: { table: history } });
     const first = await deliver(event, config, undefined, {
-      // Five chunks, and one more look at the clock before chunk 0's refused row is isolated.
-      remainingTimeMs: clockRunningOutAfter(6).remainingTimeMs,
+      // Five chunks, and two more looks at the clock while chunk 0's refused row is isolated.
+      remainingTimeMs: clockRunningOutAfter(7).remainingTimeMs,
     });
     expect(first.summary).toMatchObject({ status: 'failed', errorCode: 'TIMEOUT_HEADROOM' });
     const partial = await chunksOf(ctx.engine.client, bucket, key, `${history}_chunks`);

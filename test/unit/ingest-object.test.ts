@@ -93,6 +93,12 @@ class FakeWarehouse implements Warehouse {
     return { window: 0, engine: 'MergeTree' };
   }
 
+  /** Tables whose cache a failed file dropped. */
+  readonly forgotten: string[] = [];
+  forget(table: { database: string; table: string }): void {
+    this.forgotten.push(`${table.database}.${table.table}`);
+  }
+
   async insertRaw(insert: RawInsert): Promise<void> {
     // A streamed body is read as ClickHouse would: to its end, before the insert is answered.
     const body: Buffer[] = [];
@@ -693,6 +699,18 @@ describe('ingestObject: an object S3 reads back with the version id "null"', () 
   });
 });
 
+describe('ingestObject: what is cached of the table', () => {
+  it('is dropped when a file fails (the table may have changed), and kept when it loads', async () => {
+    const loaded = harness('in/orders.csv', csvFile(csvRows(5)), 'automatic');
+    await ingestObject(loaded.deps, ROUTE, loaded.ref);
+    expect(loaded.warehouse.forgotten).toEqual([]);
+    const failed = harness('in/orders.csv', Buffer.from('id,colour\n1,red\n'), 'automatic');
+    const summary = await ingestObject(failed.deps, ROUTE, failed.ref);
+    expect(summary.errorCode).toBe('SCHEMA_MISMATCH');
+    expect(failed.warehouse.forgotten).toEqual(['default.events']);
+  });
+});
+
 describe('ingestObject: the rejects of a failed file', () => {
   /** Rejects that say whether they were completed or dropped. */
   class WatchedRejects implements RejectsStore {
@@ -710,6 +728,25 @@ describe('ingestObject: the rejects of a failed file', () => {
       };
     }
   }
+
+  it('fails the file as a rejects failure, not a ClickHouse one, when they cannot be written', async () => {
+    const rows = csvRows(50).map((row, i) => (i === 3 ? `${i + 1},${'y'.repeat(100)}` : row));
+    const h = harness('in/orders.csv', csvFile(rows), 'automatic', { maxRecordBytes: 64 });
+    const refusing: RejectsStore = {
+      create: () => ({
+        write: async () => {
+          throw new Error('AccessDenied');
+        },
+        close: async () => 'never',
+        abort: async () => undefined,
+      }),
+    };
+    const summary = await ingestObject({ ...h.deps, rejects: refusing }, ROUTE, h.ref);
+    expect(summary).toMatchObject({ status: 'failed', errorCode: 'REJECTS_WRITE_FAILED' });
+    expect(summary.reason).toMatch(
+      /rejected rows could not be written \(AccessDenied\); check .*s3:PutObject/,
+    );
+  });
 
   it('keeps them when the file failed for its rows, and drops them on any other failure', async () => {
     // Records over maxRecordBytes: rejected before any insert.

@@ -1,5 +1,5 @@
 import { createServer, type IncomingHttpHeaders } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer as createTcpServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
@@ -135,5 +135,45 @@ describe('a GetObject request', () => {
     expect(await get(true)).toBe(BODY);
     checksumHeader = Buffer.from([0, 0, 0, 0]).toString('base64');
     await expect(get(true)).rejects.toThrow(/checksum/i);
+  });
+});
+
+describe('createS3Client: a request that stalls', () => {
+  it.each([
+    ['never answers', false, /exceeded the configured 300 ms requestTimeout/],
+    ['stops sending its body', true, /timed out after 500 ms of inactivity/],
+  ])('fails when the server %s', async (_, answer, message) => {
+    const sockets: Socket[] = [];
+    // A server that reads the request and then says nothing more (or only the first bytes of the body).
+    const server = createTcpServer((socket) => {
+      sockets.push(socket);
+      socket.once('data', () => {
+        if (answer)
+          socket.write(
+            'HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nContent-Type: text/csv\r\n\r\nid,amount\n',
+          );
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const client = createS3Client({
+      endpoint: `http://127.0.0.1:${port}`,
+      credentials: { accessKeyId: 'k', secretAccessKey: 's' },
+      stallTimeoutMs: 500,
+      answerTimeoutMs: 300,
+    });
+    try {
+      const reading = (async () => {
+        const object = await client.send(new GetObjectCommand({ Bucket: 'b', Key: 'k.csv' }));
+        for await (const _piece of object.Body as AsyncIterable<Buffer>) {
+          // Read until the stall ends the body.
+        }
+      })();
+      await expect(reading).rejects.toThrow(message);
+    } finally {
+      client.destroy();
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 });

@@ -12,7 +12,25 @@ export interface S3ClientOptions {
    * client's default for the endpoint, on against AWS, off against a custom one.
    */
   verifyChecksums?: boolean | undefined;
+  /**
+   * A request whose socket carries nothing for this long fails (a GET that never answers, a body that stops
+   * arriving, an upload that hangs): the file then fails with a reason, in time to be said, instead of the
+   * function's own timeout ending it unsaid. Long enough for the reader's own pauses (it stops reading while
+   * ClickHouse is behind): ClickHouse's request timeout. Default 300000.
+   */
+  stallTimeoutMs?: number | undefined;
+  /**
+   * A request not answered (its response headers) this long after it was sent fails, and the SDK tries it again
+   * (three attempts in all): an upload's body is sent within it. Default 60000.
+   */
+  answerTimeoutMs?: number | undefined;
+  /** Connecting to S3 fails after this long. Default 10000. */
+  connectTimeoutMs?: number | undefined;
 }
+
+const DEFAULT_STALL_TIMEOUT_MS = 300_000;
+const DEFAULT_ANSWER_TIMEOUT_MS = 60_000;
+const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
 /**
  * One S3 client per container.
@@ -41,6 +59,13 @@ export function createS3Client(options: S3ClientOptions = {}): S3Client {
         }
       : { forcePathStyle: options.forcePathStyle ?? false }),
     ...(responseChecksumValidation === undefined ? {} : { responseChecksumValidation }),
+    // The SDK's handler has no timeout of its own: a stalled request would wait for the function's timeout.
+    requestHandler: {
+      socketTimeout: options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS,
+      requestTimeout: options.answerTimeoutMs ?? DEFAULT_ANSWER_TIMEOUT_MS,
+      throwOnRequestTimeout: true,
+      connectionTimeout: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+    },
   });
 }
 

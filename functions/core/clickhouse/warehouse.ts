@@ -144,9 +144,10 @@ export class ClickHouseWarehouse implements Warehouse {
     return found;
   }
 
-  /** Forgets cached schemas, for a caller that just changed a table. */
-  forgetSchemas(): void {
-    this.#schemas.clear();
+  forget(table: TableRef): void {
+    const key = tableLabel(table);
+    this.#schemas.delete(key);
+    this.#deduplication.delete(key);
   }
 
   async insertRaw(insert: RawInsert): Promise<void> {

@@ -24,7 +24,13 @@ import { decompress } from './decompress.ts';
 import { type FillingChunk, sendAtLeast } from './filling-chunk.ts';
 import { collectIfHeapGrew, scavengingEvery } from './garbage.ts';
 import { insertTarget, nullTextFor } from './insert-target.ts';
-import { checkHeadroom, decideDelivery, describe, minimumDedupWindow } from './preflight.ts';
+import {
+  checkHeadroom,
+  DEFAULT_HEADROOM_MS,
+  decideDelivery,
+  describe,
+  minimumDedupWindow,
+} from './preflight.ts';
 import { ChunkReader } from './read-chunks.ts';
 import {
   AbandonedInsertError,
@@ -72,7 +78,6 @@ export interface IngestOptions {
  * flat.
  */
 const READ_AHEAD_CHUNKS = 1;
-const DEFAULT_HEADROOM_MS = 30_000;
 const DEFAULT_REQUEST_TIMEOUT_MS = 300_000;
 /**
  * Dead read buffers (S3 socket reads, gunzip output) allowed to pile up before a scavenge frees them. Per
@@ -117,6 +122,7 @@ export async function ingestObject(
 
   const finish = async (error?: unknown): Promise<FileSummary> => {
     if (error !== undefined) {
+      deps.warehouse.forget(table);
       summary.status = 'failed';
       summary.reason = [describeError(error), ...cutShort.map((e) => e.message)].join('; ');
       if (error instanceof PartialCommitError) cutShort.push(error);
@@ -126,9 +132,13 @@ export async function ingestObject(
         // A file failed for its rows keeps what was rejected so far: that explains the failure, and every attempt
         // rejects the same rows. Any other failure drops its part: the retry writes the rejects whole, and a
         // delivery of the same version that succeeded meanwhile may have written them already, at the same key.
+        const writer = rejectsWriter;
         if (FILE_REJECTIONS.has(summary.errorCode))
-          summary.rejectsLocation = await rejectsWriter.close().catch(() => undefined);
-        else await rejectsWriter.abort().catch(() => undefined);
+          summary.rejectsLocation = await writer.close().catch(async () => {
+            await writer.abort().catch(() => undefined); // no half-written upload left behind
+            return undefined;
+          });
+        else await writer.abort().catch(() => undefined);
       }
     }
     summary.attempt = prior.attempts + 1;
@@ -322,7 +332,10 @@ export async function ingestObject(
     const writeRejects = async (rows: readonly RejectedRow[]) => {
       if (rows.length === 0) return;
       rejectsWriter ??= deps.rejects.create({ ...ref, versionId: summary.versionId, eTag: summary.eTag });
-      for (const row of rows) await rejectsWriter.write(row);
+      const writer = rejectsWriter;
+      await rejectsFailure(async () => {
+        for (const row of rows) await writer.write(row);
+      }, where);
       summary.rowsRejected += rows.length;
     };
     const checkRejectLimit = (rows: readonly RejectedRow[]) => {
@@ -561,7 +574,8 @@ export async function ingestObject(
         `${where}: ${summary.rowsRead} rows read but ${summary.rowsInserted} inserted + ${summary.rowsRejected} rejected; this is a chute bug, please report it`,
       );
     }
-    if (rejectsWriter !== undefined) summary.rejectsLocation = await rejectsWriter.close();
+    const writer = rejectsWriter;
+    if (writer !== undefined) summary.rejectsLocation = await rejectsFailure(() => writer.close(), where);
     return await finish();
   } catch (error) {
     return await finish(error);
@@ -575,6 +589,19 @@ export async function ingestObject(
       () => undefined,
     );
     collectIfHeapGrew();
+  }
+}
+
+/** Writing the rejects failed: said as such, not as ClickHouse's failure; the retry writes them whole. */
+async function rejectsFailure<T>(write: () => Promise<T>, where: string): Promise<T> {
+  try {
+    return await write();
+  } catch (error) {
+    throw new ChuteError(
+      'REJECTS_WRITE_FAILED',
+      `${where}: the rejected rows could not be written (${describeError(error)}); check the function's s3:PutObject permission on the rejects prefix. The retry resumes after the chunks recorded`,
+      { cause: error },
+    );
   }
 }
 

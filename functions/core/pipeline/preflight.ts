@@ -30,9 +30,12 @@ export async function describe(
 }
 
 /** Lambda's clock: a chunk is not started without time to finish it. Returns the time left, when known. */
+/** No chunk starts with less time left than this: what one chunk's insert and its records may take. */
+export const DEFAULT_HEADROOM_MS = 30_000;
+
 export function checkHeadroom(options: IngestOptions, where: string, chunkIndex: number): number | undefined {
   const remaining = options.remainingTimeMs?.();
-  const headroom = options.headroomMs ?? 30_000;
+  const headroom = options.headroomMs ?? DEFAULT_HEADROOM_MS;
   if (remaining !== undefined && remaining < headroom) {
     throw new ChuteError(
       'TIMEOUT_HEADROOM',

@@ -82,6 +82,11 @@ export interface Warehouse {
   describeTable(table: TableRef): Promise<readonly TableColumn[]>;
   /** Cached per container, like the schema. */
   deduplication(table: TableRef): Promise<Deduplication>;
+  /**
+   * Drops what is cached of the table, so that the next file describes it afresh: a file on it failed, which a
+   * change to the table (a column added or dropped) may have caused.
+   */
+  forget(table: TableRef): void;
   /** Sends the bytes as they are; throws DataRejectedError when the data is at fault. */
   insertRaw(insert: RawInsert): Promise<void>;
 }
