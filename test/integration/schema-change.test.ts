@@ -13,7 +13,7 @@ describe('a table changed while a container is warm, on chDB', () => {
   const bucket = 'landing';
   const ctx = useEngineAndS3(() => chdbEngine(), bucket);
 
-  it('fails the first file that needs the new column, and loads it on the retry', async () => {
+  it('fails the first file that meets a changed table, and describes the table again for its retry', async () => {
     const table = uniqueName('schema_change');
     await ctx.engine.client.command({
       query: `CREATE TABLE ${table} (id UInt32, amount Float64) ${ctx.engine.mergeTree('id')}`,
@@ -44,5 +44,16 @@ describe('a table changed while a container is warm, on chDB', () => {
       { id: 1, colour: '' },
       { id: 2, colour: 'red' },
     ]);
+
+    // Then a column dropped: the warm container still names it. The file fails as a changed table instead of
+    // rejecting every row; its retry sees the table as it is, and says which column the file has too many.
+    await ctx.engine.client.command({ query: `ALTER TABLE ${table} DROP COLUMN colour` });
+    const third = await deliver('in/third.csv', 'id,amount,colour\n3,30,blue\n4,40,green\n');
+    expect(third.summary).toMatchObject({ status: 'failed', errorCode: 'SCHEMA_MISMATCH', rowsRejected: 0 });
+    expect(third.summary?.reason).toMatch(/the table changed since chute described it/);
+    const retried = new RecordingReporter();
+    await processS3Event(third.event, config, deps, retried).catch(() => undefined);
+    expect(retried.files[0]).toMatchObject({ status: 'failed', errorCode: 'SCHEMA_MISMATCH' });
+    expect(retried.files[0]?.reason).toMatch(/colour/);
   });
 });

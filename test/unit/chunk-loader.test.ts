@@ -349,6 +349,33 @@ describe('loadChunk, other failures', () => {
     expect(calls).toBe(1);
   });
 
+  it.each([
+    ['CSV', 'fails the file as a changed table', { code: 'SCHEMA_MISMATCH' }],
+    ['JSONEachRow', 'isolates the rows (an unknown JSON key is bad data)', undefined],
+  ] as const)('on ClickHouse code 16 (no such column) in %s, %s', async (format, _, failure) => {
+    const built = build(texts(4, []));
+    let calls = 0;
+    const target: ChunkInsertTarget = {
+      base: { table: { database: 'default', table: 'events' }, columns: ['id', 'value'], format },
+      settings: {},
+      token: () => undefined,
+      poison: Buffer.from('"a"b\n'),
+      insert: async () => {
+        calls++;
+        throw new DataRejectedError('No such column value in table default.events', '16', undefined);
+      },
+    };
+    const loading = loadChunk(built.chunk, target, 'reject', WHERE, indexCsv);
+    if (failure === undefined) {
+      const outcome = await loading;
+      expect(outcome.rejected).toHaveLength(4);
+      expect(calls).toBeGreaterThan(1);
+    } else {
+      await expect(loading).rejects.toMatchObject(failure);
+      expect(calls).toBe(1);
+    }
+  });
+
   it('lets a non-data error during isolation through as well', async () => {
     const built = build(texts(10, [2]));
     const failure = new Error('Code: 241. DB::Exception: Memory limit exceeded');

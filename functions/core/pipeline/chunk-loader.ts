@@ -90,6 +90,19 @@ export async function loadChunk(
   // Ranges still to load, last one first: a stack keeps file order and needs no recursion.
   const pending: [number, number][] = [];
   let refused = false;
+  /**
+   * A CSV or TSV insert names its columns: one the table lacks was dropped or renamed since the table was
+   * described, and every row would be refused for it, so the file fails instead. (In JSON the same code is a
+   * row's unknown key: bad data.)
+   */
+  const failIfTableChanged = (error: DataRejectedError) => {
+    if (error.code !== NO_SUCH_COLUMN || target.base.format === 'JSONEachRow') return;
+    throw new ChuteError(
+      'SCHEMA_MISMATCH',
+      `${where}: ClickHouse has no column this insert names (${error.message}): the table changed since chute described it. The file fails, and its retry describes the table again`,
+      { cause: error },
+    );
+  };
   const noteRefusal = () => {
     if (refused) return;
     refused = true;
@@ -148,6 +161,7 @@ export async function loadChunk(
       inserted += kept;
     } catch (retryError) {
       if (!(retryError instanceof DataRejectedError)) throw retryError;
+      failIfTableChanged(retryError);
       noteRefusal();
       for (let i = segments.length - 1; i >= 0; i--) pending.push(segments[i] as [number, number]);
     }
@@ -183,6 +197,7 @@ export async function loadChunk(
       inserted += to - from;
     } catch (error) {
       if (!(error instanceof DataRejectedError)) throw error;
+      failIfTableChanged(error);
       noteRefusal();
       if (!screened && policy === 'reject' && target.screen !== undefined) {
         // The first refusal: take out in one pass every row certain to fail, then try the rest as one insert.
@@ -228,6 +243,9 @@ export async function loadChunk(
   rejected.sort((a, b) => a.row - b.row);
   return { inserted, rejected, inserts };
 }
+
+/** ClickHouse's NO_SUCH_COLUMN_IN_TABLE. */
+const NO_SUCH_COLUMN = '16';
 
 /** Rows [from, to) without the given ones, as contiguous ranges. */
 function segmentsWithout(from: number, to: number, without: ReadonlyMap<number, string>): [number, number][] {
