@@ -25,7 +25,7 @@ import { Construct } from 'constructs';
 import type { z } from 'zod';
 import type { ChunkingSchema, ChuteConfig, RouteInput } from '../functions/core/config/schema.ts';
 import { ChuteError } from '../functions/core/errors.ts';
-import { METRICS_NAMESPACE, METRICS_SERVICE } from '../functions/core/metric-names.ts';
+import { METRICS_NAMESPACE } from '../functions/core/metric-names.ts';
 import {
   DEFAULT_LOG_RETENTION,
   DEFAULT_MEMORY_MB,
@@ -373,7 +373,9 @@ export class ChuteIngest extends Construct {
       CHUTE_CONFIG: functionConfigJson(configInput, this.config),
       CLICKHOUSE_URL: props.clickHouseUrl,
       CLICKHOUSE_SECRET_ARN: props.clickHouseSecret.secretArn,
-      POWERTOOLS_SERVICE_NAME: METRICS_SERVICE,
+      // The metrics' `service` dimension: this construct's own, so that two chutes in one account and region
+      // keep their figures and alarms apart.
+      POWERTOOLS_SERVICE_NAME: name,
       POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
       ...(props.clickHouseDatabase === undefined ? {} : { CLICKHOUSE_DATABASE: props.clickHouseDatabase }),
     };
@@ -481,6 +483,7 @@ export class ChuteIngest extends Construct {
     }
     this.monitoring = new IngestMonitoring(this, 'Monitoring', {
       ...props.alarms,
+      service: name,
       ingestFunction: fn,
       logGroup: fn.functionLogGroup,
       memorySizeMb: props.memorySize ?? DEFAULT_MEMORY_MB,

@@ -15,7 +15,7 @@ import {
 } from 'cdk-monitoring-constructs';
 import { Construct } from 'constructs';
 import { ChuteError } from '../functions/core/errors.ts';
-import { METRICS_NAMESPACE, METRICS_SERVICE, MetricName } from '../functions/core/metric-names.ts';
+import { METRICS_NAMESPACE, MetricName } from '../functions/core/metric-names.ts';
 
 /** Thresholds of chute's alarms. Each has a runbook entry in README.md ("Alarm runbook"). */
 export interface ChuteAlarmOptions {
@@ -67,6 +67,8 @@ export interface ChuteAlarmOptions {
 export interface IngestMonitoringProps extends ChuteAlarmOptions {
   /** The function to watch. */
   readonly ingestFunction: IFunction;
+  /** The `service` dimension of the function's own metrics (its POWERTOOLS_SERVICE_NAME). */
+  readonly service: string;
   /** Its log group: the memory metric filter reads the platform's REPORT lines there. */
   readonly logGroup: ILogGroup;
   /** Its memory size in MB (the memory alarm's threshold is a share of it). */
@@ -181,12 +183,12 @@ export class IngestMonitoring extends Construct {
       dashboardFactory,
     });
 
-    // Per-file figures, published by the function as EMF (namespace Chute, dimension service=chute).
+    // Per-file figures, published by the function as EMF (namespace Chute, dimension service=<its name>).
     const chute = (metricName: string, statistic: string, label: string): Metric =>
       new Metric({
         namespace: METRICS_NAMESPACE,
         metricName,
-        dimensionsMap: { service: METRICS_SERVICE },
+        dimensionsMap: { service: props.service },
         statistic,
         period: FIVE_MINUTES,
         label,

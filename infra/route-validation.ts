@@ -186,7 +186,7 @@ export function checkEnvironmentSize(environment: Readonly<Record<string, string
   if (total > LAMBDA_ENVIRONMENT_LIMIT_BYTES) {
     const configBytes = Buffer.byteLength(environment.CHUTE_CONFIG ?? '');
     fail(
-      `the function's environment would be ${total} bytes, over Lambda's ${LAMBDA_ENVIRONMENT_LIMIT_BYTES}-byte limit (CHUTE_CONFIG alone is ${configBytes} bytes). Use fewer routes or shorter names (two ChuteIngest constructs in one account and region would share their metrics and alarms: README, "Limits worth knowing")`,
+      `the function's environment would be ${total} bytes, over Lambda's ${LAMBDA_ENVIRONMENT_LIMIT_BYTES}-byte limit (CHUTE_CONFIG alone is ${configBytes} bytes). Use fewer routes or shorter names, or split the routes across two ChuteIngest constructs (each with its own bucket; each gets its own metrics dimension and alarms)`,
     );
   }
 }

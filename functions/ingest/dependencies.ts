@@ -23,8 +23,11 @@ export interface Container {
   readonly clickhouse: ClickHouseClient;
 }
 
-export const logger = new Logger({ serviceName: METRICS_SERVICE });
-export const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: METRICS_SERVICE });
+/** The metrics' `service` dimension: the construct's name (its alarms watch that), else `chute`. */
+const service = process.env.POWERTOOLS_SERVICE_NAME || METRICS_SERVICE;
+
+export const logger = new Logger({ serviceName: service });
+export const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: service });
 
 let container: Promise<Container> | undefined;
 

@@ -1,11 +1,13 @@
-import { Duration, type Stack } from 'aws-cdk-lib';
-import { Annotations, Match, type Template } from 'aws-cdk-lib/assertions';
+import { App, Duration, Stack } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { Runtime } from 'aws-cdk-lib/aws-lambda';
 import { Bucket } from 'aws-cdk-lib/aws-s3';
+import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { describe, expect, it } from 'vitest';
 import { MetricName } from '../../functions/core/metric-names.ts';
+import { ChuteIngest } from '../../infra/chute-ingest.ts';
 import { build, logicalId, must, resourcesOfType, SECRET_ARN } from './helpers.ts';
 
 const base = build();
@@ -302,7 +304,7 @@ describe('function', () => {
     expect(variables).toMatchObject({
       CLICKHOUSE_URL: 'https://clickhouse.internal.example:8443',
       CLICKHOUSE_SECRET_ARN: SECRET_ARN,
-      POWERTOOLS_SERVICE_NAME: 'chute',
+      POWERTOOLS_SERVICE_NAME: 'Test-Chute',
       POWERTOOLS_METRICS_NAMESPACE: 'Chute',
       NODE_OPTIONS: '--enable-source-maps --max-semi-space-size=4',
     });
@@ -594,7 +596,7 @@ describe('alarms', () => {
   const chute = (metricName: string) => ({
     Namespace: 'Chute',
     MetricName: metricName,
-    Dimensions: [{ Name: 'service', Value: 'chute' }],
+    Dimensions: [{ Name: 'service', Value: 'Test-Chute' }],
   });
   const queue = (metricName: string) => ({
     Namespace: 'AWS/SQS',
@@ -757,7 +759,38 @@ describe('dashboard', () => {
   it('draws every per-file figure the function publishes', () => {
     for (const name of Object.values(MetricName)) expect(body).toContain(`\\"${name}\\"`);
     expect(body).toContain('\\"Chute\\"');
-    expect(body).toContain('\\"service\\",\\"chute\\"');
+    expect(body).toContain('\\"service\\",\\"Test-Chute\\"');
+  });
+
+  it('gives each construct its own metrics dimension, so that two in one account keep their alarms apart', () => {
+    const app = new App();
+    const stack = new Stack(app, 'Two', { env: { account: '123456789012', region: 'eu-west-1' } });
+    const secret = Secret.fromSecretCompleteArn(stack, 'Secret', SECRET_ARN);
+    const props = { clickHouseUrl: 'https://clickhouse.internal.example:8443', clickHouseSecret: secret };
+    new ChuteIngest(stack, 'Orders', {
+      ...props,
+      routes: [{ prefix: 'orders/', table: 'orders', format: 'csv' }],
+    });
+    new ChuteIngest(stack, 'Events', {
+      ...props,
+      routes: [{ prefix: 'events/', table: 'events', format: 'ndjson' }],
+    });
+    const template = Template.fromStack(stack);
+    const services = Object.values(resourcesOfType(template, 'AWS::Lambda::Function'))
+      .map(
+        (fn) => (fn.Properties.Environment as { Variables: Record<string, unknown> } | undefined)?.Variables,
+      )
+      .flatMap((variables) =>
+        variables?.POWERTOOLS_SERVICE_NAME === undefined ? [] : [variables.POWERTOOLS_SERVICE_NAME],
+      );
+    expect(services.sort()).toEqual(['Two-Events', 'Two-Orders']);
+    // Each one's FilesFailed alarm watches its own function's figures.
+    for (const service of services) {
+      expect(metricOf(alarmNamed(template, `${service}-Files-FilesFailed-Critical`))).toMatchObject({
+        Namespace: 'Chute',
+        Dimensions: [{ Name: 'service', Value: service }],
+      });
+    }
   });
 
   it('draws the Lambda, asynchronous invocation, memory and queue metrics beside them', () => {
