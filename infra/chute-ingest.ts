@@ -25,6 +25,7 @@ import { Construct } from 'constructs';
 import type { z } from 'zod';
 import type { ChunkingSchema, ChuteConfig, RouteInput } from '../functions/core/config/schema.ts';
 import { ChuteError } from '../functions/core/errors.ts';
+import { chunkBufferSize } from '../functions/core/pipeline/buffer-pool.ts';
 import { METRICS_NAMESPACE } from '../functions/core/metric-names.ts';
 import {
   DEFAULT_LOG_RETENTION,
@@ -285,6 +286,7 @@ export class ChuteIngest extends Construct {
       }
     }
     const rejectsPrefix = this.config.rejects.prefix;
+    warnIfMemoryTight(this, props.memorySize ?? DEFAULT_MEMORY_MB, this.config.chunking);
 
     // 2. Bucket.
     if (props.bucket !== undefined) {
@@ -521,6 +523,27 @@ export class ChuteIngest extends Construct {
       lifecycleRules: [{ id: 'chute-expire-access-logs', expiration: ACCESS_LOGS_RETENTION }],
     });
   }
+}
+
+/**
+ * What a file holds at most, roughly: the runtime and the bundle (about 60 MiB after import on the bench), the
+ * chunk buffers (one per insert in flight and one read ahead), a rejects part (8 MiB, copied once) and room for
+ * the young generation and collection; measured peaks were 87-131 MiB at the defaults (BENCHMARKS.md).
+ */
+function warnIfMemoryTight(
+  scope: Construct,
+  memorySizeMb: number,
+  chunking: { maxBytes: number; maxRecordBytes: number; insertsInFlight: number },
+): void {
+  if (Token.isUnresolved(memorySizeMb)) return;
+  const mib = 1024 * 1024;
+  const buffers = (chunking.insertsInFlight + 1) * chunkBufferSize(chunking);
+  const neededMb = Math.ceil((64 * mib + buffers + 16 * mib + 32 * mib) / mib);
+  if (memorySizeMb >= neededMb) return;
+  Annotations.of(scope).addWarningV2(
+    '@chute/memory-size',
+    `memorySize ${memorySizeMb} MB is below the ${neededMb} MB a file may need at these chunk settings (${chunking.insertsInFlight + 1} chunk buffers of ${Math.round(chunkBufferSize(chunking) / mib)} MiB, the runtime, a rejects part): raise memorySize, or lower chunking.maxBytes or insertsInFlight.`,
+  );
 }
 
 function defaultName(stack: Stack, id: string): string {

@@ -961,4 +961,23 @@ describe('props checked at synth time, with messages naming them', () => {
     Annotations.fromStack(stack).hasNoWarning('*', Match.anyValue());
     Annotations.fromStack(stack).hasNoError('*', Match.anyValue());
   });
+
+  it('warns when memorySize leaves no room for the chunk buffers, and not at the defaults', () => {
+    const tight = build({ memorySize: 128 });
+    Annotations.fromStack(tight.stack).hasWarning(
+      '/Test/Chute',
+      Match.stringLikeRegexp(
+        'memorySize 128 MB is below the 149 MB a file may need at these chunk settings \\(2 chunk buffers of 18 MiB',
+      ),
+    );
+    const bigChunks = build({
+      memorySize: 256,
+      chunking: { maxBytes: 64 * 1024 * 1024, insertsInFlight: 2 },
+    });
+    Annotations.fromStack(bigChunks.stack).hasWarning(
+      '/Test/Chute',
+      Match.stringLikeRegexp('memorySize 256 MB'),
+    );
+    Annotations.fromStack(build({ memorySize: 256 }).stack).hasNoWarning('*', Match.anyValue());
+  });
 });
