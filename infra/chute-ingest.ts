@@ -25,8 +25,8 @@ import { Construct } from 'constructs';
 import type { z } from 'zod';
 import type { ChunkingSchema, ChuteConfig, RouteInput } from '../functions/core/config/schema.ts';
 import { ChuteError } from '../functions/core/errors.ts';
-import { chunkBufferSize } from '../functions/core/pipeline/buffer-pool.ts';
 import { METRICS_NAMESPACE } from '../functions/core/metric-names.ts';
+import { chunkBufferSize } from '../functions/core/pipeline/buffer-pool.ts';
 import {
   DEFAULT_LOG_RETENTION,
   DEFAULT_MEMORY_MB,
