@@ -36,4 +36,20 @@ describe('npm start: the local runner on embedded defaults (s3rver + chDB)', () 
     );
     expect(await response.text()).toBe('order_id\tcustomer\n1\tAda\n2\tGrace\n');
   });
+
+  it('answers only reads, and nothing a web page in a browser sends', async () => {
+    const ask = (query: string, headers: Record<string, string> = {}) =>
+      fetch(`${local.queryUrl}/?query=${encodeURIComponent(query)}`, { headers });
+    const drop = await ask(`DROP TABLE ${DEMO_TABLE}`);
+    expect(drop.status).toBe(400);
+    expect(await drop.text()).toMatch(/only queries that read/);
+    const fromAPage = await ask(`SELECT count() FROM ${DEMO_TABLE}`, {
+      origin: 'https://example.com',
+      'sec-fetch-site': 'cross-site',
+    });
+    expect(fromAPage.status).toBe(403);
+    const still = await ask(`SELECT count() FROM ${DEMO_TABLE}`);
+    expect(still.status).toBe(200);
+    expect(await still.text()).toMatch(/^count\(\)\n\d+\n$/);
+  });
 });
