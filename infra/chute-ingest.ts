@@ -26,7 +26,7 @@ import type { z } from 'zod';
 import type { ChunkingSchema, ChuteConfig, RouteInput } from '../functions/core/config/schema.ts';
 import { ChuteError } from '../functions/core/errors.ts';
 import { METRICS_NAMESPACE } from '../functions/core/metric-names.ts';
-import { chunkBufferSize } from '../functions/core/pipeline/buffer-pool.ts';
+import { chunkBufferSize, mostChunkBuffers } from '../functions/core/pipeline/buffer-pool.ts';
 import {
   DEFAULT_LOG_RETENTION,
   DEFAULT_MEMORY_MB,
@@ -537,12 +537,12 @@ function warnIfMemoryTight(
 ): void {
   if (Token.isUnresolved(memorySizeMb)) return;
   const mib = 1024 * 1024;
-  const buffers = (chunking.insertsInFlight + 1) * chunkBufferSize(chunking);
+  const buffers = mostChunkBuffers(chunking) * chunkBufferSize(chunking);
   const neededMb = Math.ceil((64 * mib + buffers + 16 * mib + 32 * mib) / mib);
   if (memorySizeMb >= neededMb) return;
   Annotations.of(scope).addWarningV2(
     '@chute/memory-size',
-    `memorySize ${memorySizeMb} MB is below the ${neededMb} MB a file may need at these chunk settings (${chunking.insertsInFlight + 1} chunk buffers of ${Math.round(chunkBufferSize(chunking) / mib)} MiB, the runtime, a rejects part): raise memorySize, or lower chunking.maxBytes or insertsInFlight.`,
+    `memorySize ${memorySizeMb} MB is below the ${neededMb} MB a file may need at these chunk settings (${mostChunkBuffers(chunking)} chunk buffers of ${Math.round(chunkBufferSize(chunking) / mib)} MiB, the runtime, a rejects part): raise memorySize, or lower chunking.maxBytes or insertsInFlight.`,
   );
 }
 

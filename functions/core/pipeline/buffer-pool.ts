@@ -75,6 +75,17 @@ export class BufferPool {
 }
 
 /**
+ * When inserts do not stream, one more chunk is read while they run: S3 reads overlap inserts, memory stays
+ * flat.
+ */
+export const READ_AHEAD_CHUNKS = 1;
+
+/** The most chunk buffers one file holds at once: one per insert in flight, and one read ahead. */
+export function mostChunkBuffers(chunking: { insertsInFlight: number }): number {
+  return chunking.insertsInFlight + READ_AHEAD_CHUNKS;
+}
+
+/**
  * Room for a full chunk, one record that overflows it, and a header line repeated in front (a header is held
  * to maxRecordBytes too).
  */

@@ -14,7 +14,7 @@ import {
   realVersionId,
 } from '../ports/object-store.ts';
 import { DataRejectedError, type Warehouse } from '../ports/warehouse.ts';
-import { BufferPool, chunkBufferSize, plainChunkBound } from './buffer-pool.ts';
+import { BufferPool, chunkBufferSize, mostChunkBuffers, plainChunkBound } from './buffer-pool.ts';
 import type { Chunk } from './chunk.ts';
 import { indexChunk } from './chunk-index.ts';
 import { type ChunkInsertTarget, loadChunk, type ScreenedChunk } from './chunk-loader.ts';
@@ -73,11 +73,6 @@ export interface IngestOptions {
   readonly earlyBodyMaxWaitMs?: number | undefined;
 }
 
-/**
- * When inserts do not stream, one more chunk is read while they run: S3 reads overlap inserts, memory stays
- * flat.
- */
-const READ_AHEAD_CHUNKS = 1;
 const DEFAULT_REQUEST_TIMEOUT_MS = 300_000;
 /**
  * Dead read buffers (S3 socket reads, gunzip output) allowed to pile up before a scavenge frees them. Per
@@ -261,7 +256,8 @@ export async function ingestObject(
     // NDJSON has no screen: its chunks keep streaming after a refusal.
     const streaming = () =>
       route.badRows.policy === 'reject' && (!screenAhead || target?.screen === undefined);
-    const buffersWanted = () => deps.chunking.insertsInFlight + (streaming() ? 0 : READ_AHEAD_CHUNKS);
+    const buffersWanted = () =>
+      streaming() ? deps.chunking.insertsInFlight : mostChunkBuffers(deps.chunking);
     const pool = new BufferPool(chunkBufferSize(deps.chunking), buffersWanted());
     let plan: ColumnPlan | undefined =
       route.format !== 'ndjson' && !route.header && route.columns !== undefined
