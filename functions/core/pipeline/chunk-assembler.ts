@@ -341,10 +341,15 @@ export class ChunkAssembler {
       this.#runEnd = end + 1;
       this.#countRow(lines);
     }
-    if (this.#full()) {
-      this.#flushRun(buf);
-      this.#closeChunk(false);
-    }
+    this.#closeIfFull(buf);
+  }
+
+  /** Closes the open chunk when it is full; says whether it did. */
+  #closeIfFull(buf: Buffer): boolean {
+    if (!this.#full()) return false;
+    this.#flushRun(buf);
+    this.#closeChunk(false);
+    return true;
   }
 
   /**
@@ -385,14 +390,8 @@ export class ChunkAssembler {
         if (this.#body === undefined) this.#ensureBody();
         this.#afterOverlong = false;
         this.#runEnd = lf + 1;
-        this.#rows++;
-        this.#rowsSeen++;
-        this.#line += lines;
-        if (this.#full()) {
-          this.#flushRun(buf);
-          this.#closeChunk(false);
-          return lf + 1;
-        }
+        this.#countRow(lines);
+        if (this.#closeIfFull(buf)) return lf + 1;
       }
       recordStart = lf + 1;
       lines = 1;
