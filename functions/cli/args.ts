@@ -108,7 +108,7 @@ export function parseCommand(argv: readonly string[]): Command {
       failedOnly: values.failed ?? false,
       since: values.since === undefined ? undefined : parseSince(values.since),
       key: values.key,
-      limit: integer('limit', values.limit) ?? 50,
+      limit: historyLimit(values.limit),
       json: values.json ?? false,
     };
   }
@@ -161,14 +161,42 @@ export function parseCommand(argv: readonly string[]): Command {
   };
 }
 
-/** `24h`, `7d`, `30m`, or a date such as `2026-11-01` / `2026-11-01T10:00:00Z`. */
+/** The most attempts `history` prints: the newest ones. */
+export const HISTORY_LIMIT_MAX = 10_000;
+
+function historyLimit(value: string | undefined): number {
+  const limit = integer('limit', value) ?? 50;
+  if (limit < 1 || limit > HISTORY_LIMIT_MAX)
+    throw usage(`--limit takes 1 to ${HISTORY_LIMIT_MAX} attempts, got ${limit}`);
+  return limit;
+}
+
+/**
+ * A date, with an optional time of day and zone. Strict, because `new Date` takes almost anything ("1" is
+ * 2001) and rolls impossible days over (February 31 is March 3).
+ */
+const SINCE_DATE = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?(Z|[+-]\d{2}:\d{2})?)?$/;
+
+/**
+ * `24h`, `7d`, `30m`, or a date such as `2026-11-01`, `2026-11-01T10:00` or `2026-11-01T10:00:00+01:00`. A
+ * date or time without a zone is UTC, as the history prints its times: JavaScript would read a bare date as
+ * UTC but a time of day as the machine's local time.
+ */
 export function parseSince(text: string, now = new Date()): Date {
   const relative = /^(\d+)([mhd])$/.exec(text);
   if (relative) {
     const unit = { m: 60_000, h: 3_600_000, d: 86_400_000 }[relative[2] as 'm' | 'h' | 'd'];
     return new Date(now.getTime() - Number(relative[1]) * unit);
   }
-  const date = new Date(text);
-  if (Number.isNaN(date.getTime())) throw usage(`--since takes 24h, 7d, 30m or a date, got "${text}"`);
-  return date;
+  const wrong = usage(
+    `--since takes 24h, 7d, 30m, or a date such as 2026-11-01 or 2026-11-01T10:00 (UTC unless a zone such as Z or +01:00 follows), got "${text}"`,
+  );
+  const parts = SINCE_DATE.exec(text);
+  if (parts === null) throw wrong;
+  const [, year, month, day, hour, minute, second, zone] = parts;
+  const iso = `${year}-${month}-${day}T${hour ?? '00'}:${minute ?? '00'}:${second ?? '00'}`;
+  // The calendar check: the same fields must come back out of a UTC date built from them.
+  const asUtc = new Date(`${iso}Z`);
+  if (Number.isNaN(asUtc.getTime()) || asUtc.toISOString().slice(0, 19) !== iso) throw wrong;
+  return zone === undefined || zone === 'Z' ? asUtc : new Date(`${iso}${zone}`);
 }

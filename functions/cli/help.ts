@@ -47,9 +47,10 @@ Exactly once:
 
 History (npm run chute -- history):
   --failed                  only failed and rejected-file attempts
-  --since <when>            24h, 7d, 30m, or a date such as 2026-11-01
+  --since <when>            24h, 7d, 30m, or a date such as 2026-11-01 or 2026-11-01T10:00
+                            (UTC unless a zone such as Z or +01:00 follows)
   --key <prefix>            only objects whose key starts with this
-  --limit <n>               newest n attempts (default 50)
+  --limit <n>               newest n attempts, 1 to 10000 (default 50)
   --json                    one JSON line per attempt
 
 Output:

@@ -3,6 +3,11 @@ import type { FileSummary } from '../core/pipeline/summary.ts';
 import { getContainer } from './dependencies.ts';
 import { processS3Event } from './process-event.ts';
 
+// In Lambda, the container is built during the function's init, not by the first event: a bad configuration
+// or secret then fails the init, loudly, before any event is taken, and the clients are made while init runs.
+// (A failed init is run again by the next invocation; elsewhere, importing the handler builds nothing.)
+if (process.env.AWS_LAMBDA_FUNCTION_NAME !== undefined) await getContainer();
+
 /**
  * The Lambda entry point, kept thin: get the container's clients, load every record of the event, report.
  * A failed file fails the invocation so that Lambda retries it, and then hands it to the failure queue.

@@ -1,6 +1,6 @@
 import { matchRoute } from '../core/config/routes.ts';
 import type { ChuteConfig } from '../core/config/schema.ts';
-import { ChuteError } from '../core/errors.ts';
+import { ChuteError, type ChuteErrorCode } from '../core/errors.ts';
 import { type IngestDependencies, ingestObject } from '../core/pipeline/ingest-object.ts';
 import type { FileSummary } from '../core/pipeline/summary.ts';
 import { objectLabel } from '../core/ports/object-store.ts';
@@ -45,13 +45,24 @@ export async function processS3Event(
   } finally {
     reporter.flush();
   }
-  const failed = summaries.filter((summary) => summary.status === 'failed');
-  if (failed.length > 0) {
-    const detail = failed.map((s) => `${objectLabel(s.bucket, s.key)}: ${s.reason}`).join('; ');
-    throw new ChuteError(
-      failed[0]?.errorCode === 'TIMEOUT_HEADROOM' ? 'TIMEOUT_HEADROOM' : 'CLICKHOUSE_FAILED',
-      `${failed.length} of ${summaries.length} file(s) failed, the event will be retried: ${detail}`,
-    );
-  }
+  const failure = invocationFailure(summaries);
+  if (failure !== undefined) throw failure;
   return summaries;
+}
+
+/**
+ * The error that fails the invocation when any file failed, so that Lambda retries the event. Its code is the
+ * first failed file's (an alarm or a test can tell a timeout from a schema change); its message names every
+ * failed file with its own code and reason.
+ */
+export function invocationFailure(summaries: readonly FileSummary[]): ChuteError | undefined {
+  const failed = summaries.filter((summary) => summary.status === 'failed');
+  const first = failed[0];
+  if (first === undefined) return undefined;
+  const codeOf = (summary: FileSummary): ChuteErrorCode => summary.errorCode ?? 'CLICKHOUSE_FAILED';
+  const detail = failed.map((s) => `${objectLabel(s.bucket, s.key)} (${codeOf(s)}): ${s.reason}`).join('; ');
+  return new ChuteError(
+    codeOf(first),
+    `${failed.length} of ${summaries.length} file(s) failed, the event will be retried: ${detail}`,
+  );
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type IngestCommand, OPTIONS, parseCommand } from '../../functions/cli/args.ts';
+import { type IngestCommand, OPTIONS, parseCommand, parseSince } from '../../functions/cli/args.ts';
 import { HELP } from '../../functions/cli/help.ts';
 
 function ingest(argv: string[]): IngestCommand {
@@ -131,5 +131,41 @@ describe('the CLI arguments', () => {
       ledger: 'ops.loads',
     });
     expect(command.command === 'history' && command.since?.toISOString()).toBe('2026-11-01T00:00:00.000Z');
+  });
+});
+
+describe('history options', () => {
+  it('holds --limit to 1 to 10000 attempts', () => {
+    expect(usageError(['history', '--limit', '0'])).toMatch(/--limit takes 1 to 10000 attempts, got 0/);
+    expect(usageError(['history', '--limit', '10001'])).toMatch(/--limit takes 1 to 10000/);
+    expect(usageError(['history', '--limit=-3'])).toMatch(/--limit takes 1 to 10000/);
+    expect(parseCommand(['history', '--limit', '10000'])).toMatchObject({ limit: 10_000 });
+    expect(parseCommand(['history'])).toMatchObject({ limit: 50 });
+  });
+
+  it('reads --since dates and times as UTC unless they carry a zone', () => {
+    const iso = (text: string) => parseSince(text).toISOString();
+    expect(iso('2026-11-01')).toBe('2026-11-01T00:00:00.000Z');
+    expect(iso('2026-11-01T10:00')).toBe('2026-11-01T10:00:00.000Z');
+    expect(iso('2026-11-01 10:00:30')).toBe('2026-11-01T10:00:30.000Z');
+    expect(iso('2026-11-01T10:00:00Z')).toBe('2026-11-01T10:00:00.000Z');
+    expect(iso('2026-11-01T10:00:00+01:00')).toBe('2026-11-01T09:00:00.000Z');
+    const now = new Date('2026-11-28T12:00:00Z');
+    expect(parseSince('24h', now).toISOString()).toBe('2026-11-27T12:00:00.000Z');
+    expect(parseSince('30m', now).toISOString()).toBe('2026-11-28T11:30:00.000Z');
+  });
+
+  it('refuses what is not a date instead of guessing one', () => {
+    for (const text of [
+      '1',
+      '2026-02-31',
+      '2026-13-01',
+      '2026-11-01T25:00',
+      'yesterday',
+      '2026/11/01',
+      '24x',
+    ]) {
+      expect(() => parseSince(text), text).toThrow(/--since takes 24h, 7d, 30m, or a date/);
+    }
   });
 });

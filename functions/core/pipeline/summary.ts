@@ -1,3 +1,4 @@
+import type { ChuteErrorCode } from '../errors.ts';
 /** The one structured line per file: what was read, what landed, what was rejected, and where. */
 export interface FileSummary {
   status: 'loaded' | 'skipped' | 'failed';
@@ -29,7 +30,8 @@ export interface FileSummary {
   durationMs: number;
   /** Why a file was skipped or failed. */
   reason?: string;
-  errorCode?: string;
+  /** A failed file's code: what failed it (ChuteError's), CLICKHOUSE_FAILED for an unexpected error. */
+  errorCode?: ChuteErrorCode;
 }
 
 export interface Progress {
