@@ -264,7 +264,16 @@ export class IngestMonitoring extends Construct {
                 'read the function log for the ChuteError code and key; fix the file or the table, then re-drop the file or replay it from the failure queue.',
               ),
             ),
-            chute(MetricName.FilesSkipped, 'Sum', 'Files skipped (already loaded)'),
+            chute(MetricName.FilesSkipped, 'Sum', 'Files skipped (already loaded, or gone)'),
+            alarm(
+              chute(MetricName.FilesGone, 'Sum', 'Files gone before their load'),
+              'FilesGone',
+              0,
+              describe(
+                'An object version was gone when its event was handled (in a bucket without versioning: overwritten or deleted first), so its rows were never loaded, and nothing will load them.',
+                "find the key in the function log ('file skipped' with skipCode VERSION_GONE); ask its producer for the lost data, or turn on versioning for the bucket so that every version stays readable until it is loaded.",
+              ),
+            ),
           ],
         },
         {

@@ -12,7 +12,11 @@ import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { createS3Client } from '../../functions/core/adapters/s3-client.ts';
-import { freshBoundaryState, scanRecordEnds } from '../../functions/core/format/record-boundaries.ts';
+import {
+  eachRecord,
+  freshBoundaryState,
+  scanRecordEnds,
+} from '../../functions/core/format/record-boundaries.ts';
 import { ownPeakRssBytes } from '../../test/fixtures/peak-rss.ts';
 import { rawInsert, readJsonInput } from '../child-io.ts';
 
@@ -103,12 +107,19 @@ while (more) {
         }
         const room = input.chunkBytes - used;
         let cutAt = -1;
-        scanRecordEnds('csv', bytes, 0, COMMA, state, (end: number) => {
-          rows++;
-          if (end + 1 < room) return true;
-          cutAt = end + 1;
-          return false;
-        });
+        scanRecordEnds(
+          'csv',
+          bytes,
+          0,
+          COMMA,
+          state,
+          eachRecord(bytes, (end: number) => {
+            rows++;
+            if (end + 1 < room) return true;
+            cutAt = end + 1;
+            return false;
+          }),
+        );
         const to = cutAt < 0 ? bytes.length : cutAt;
         const copied = bytes.copy(buffer, used, 0, to);
         const view = buffer.subarray(used, used + copied);

@@ -9,6 +9,11 @@ export const MetricName = {
   FilesLoaded: 'FilesLoaded',
   FilesFailed: 'FilesFailed',
   FilesSkipped: 'FilesSkipped',
+  /**
+   * Skipped because the event's object version no longer exists: in a bucket without versioning, overwritten
+   * or deleted before its event was handled, so its rows were never loaded. Counted in FilesSkipped too.
+   */
+  FilesGone: 'FilesGone',
   BytesRead: 'BytesRead',
   RowsInserted: 'RowsInserted',
   RowsRejected: 'RowsRejected',

@@ -29,6 +29,7 @@ export function powertoolsReporter(logger: Logger, metrics: Metrics): Reporter {
             ? MetricName.FilesFailed
             : MetricName.FilesSkipped;
       metrics.addMetric(counter, MetricUnit.Count, 1);
+      if (summary.skipCode === 'VERSION_GONE') metrics.addMetric(MetricName.FilesGone, MetricUnit.Count, 1);
       if (status === 'skipped') return;
       metrics.addMetric(MetricName.BytesRead, MetricUnit.Bytes, summary.bytes);
       metrics.addMetric(MetricName.RowsInserted, MetricUnit.Count, summary.rowsInserted);

@@ -50,6 +50,10 @@ export interface LocalChute {
   readonly engine: string;
   /** Resolves when every event received so far has been handled. */
   idle(): Promise<void>;
+  /**
+   * Stops: files already being loaded finish first, files dropped from now on are not loaded (onSkip says
+   * so). Calling it again returns the same promise.
+   */
   close(): Promise<void>;
 }
 
@@ -96,8 +100,18 @@ export async function startLocal(options: LocalOptions): Promise<LocalChute> {
   };
 
   let queue: Promise<void> = Promise.resolve();
+  let closing: Promise<void> | undefined;
   s3rver.on('event', (raw: S3Event) => {
     const event = asDeliveredByS3(raw);
+    if (closing !== undefined) {
+      // Its load could not finish before the engine closes: said, rather than cut off half way.
+      for (const record of event.Records)
+        options.onSkip?.(
+          record.s3.object.key,
+          'arrived while chute was stopping: not loaded; put it again once chute runs',
+        );
+      return;
+    }
     // The PUT must not wait for the load, as S3 does not wait for Lambda.
     queue = queue.then(() =>
       processS3Event(event, config, deps, reporter).then(
@@ -118,15 +132,20 @@ export async function startLocal(options: LocalOptions): Promise<LocalChute> {
     clickhouse,
     engine: embedded ? 'chDB (embedded ClickHouse)' : resolveConnection(config.clickhouse).url,
     idle: () => queue,
-    async close() {
-      await queue;
-      query?.closeAllConnections();
-      await new Promise((resolve) => (query ? query.close(resolve) : resolve(undefined)));
-      const closing = s3rver.close();
-      s3rver.httpServer?.closeAllConnections();
-      await closing;
-      s3.destroy();
-      await clickhouse.close();
+    close() {
+      // Events from now on are turned away; the ones already taken finish (they read from s3rver and write
+      // to the engine, so both stay open until then).
+      closing ??= (async () => {
+        await queue;
+        query?.closeAllConnections();
+        await new Promise((resolve) => (query ? query.close(resolve) : resolve(undefined)));
+        const stopped = s3rver.close();
+        s3rver.httpServer?.closeAllConnections();
+        await stopped;
+        s3.destroy();
+        await clickhouse.close();
+      })();
+      return closing;
     },
   };
 }

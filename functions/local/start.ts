@@ -3,7 +3,9 @@ import { fileURLToPath } from 'node:url';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { createS3Client } from '../core/adapters/s3-client.ts';
 import { describeError } from '../core/errors.ts';
-import { DEMO_TABLE, LOCAL_BUCKET, startLocal } from './local-runner.ts';
+import { DEMO_ROUTES, DEMO_TABLE, LOCAL_BUCKET, startLocal } from './local-runner.ts';
+
+const DEMO_SAMPLE_PREFIX = DEMO_ROUTES[0].prefix;
 
 const SAMPLE = fileURLToPath(new URL('./samples/orders.csv', import.meta.url));
 const env = process.env;
@@ -26,6 +28,16 @@ const local = await startLocal({
     console.log(`  the Lambda would fail this invocation and be retried: ${describeError(error)}`),
 });
 
+// Ctrl-C lets the file being loaded finish, so the engine never closes under an insert; a second one stops at once.
+let stopping: Promise<void> | undefined;
+const stop = () => {
+  if (stopping !== undefined) process.exit(130);
+  console.log('\nStopping once the file being loaded is done (Ctrl-C again to stop at once)…');
+  stopping = local.close().then(() => process.exit(0));
+};
+process.on('SIGINT', stop);
+process.on('SIGTERM', stop);
+
 const query = (sql: string) =>
   local.queryUrl
     ? `curl '${local.queryUrl}/?query=${encodeURIComponent(sql)}'`
@@ -33,6 +45,9 @@ const query = (sql: string) =>
 const routes = local.config.routes.map(
   (r) => `    s3://${LOCAL_BUCKET}/${r.prefix}…${r.suffix ?? ''} → ${r.table} (${r.format})`,
 );
+// The sample and the demo table go together: with the user's own routes (CHUTE_CONFIG), neither.
+const demo = env.CHUTE_CONFIG === undefined || env.CHUTE_CONFIG === '';
+const firstPrefix = local.config.routes[0]?.prefix ?? '';
 
 console.log(`
 chute is running locally — the same event handling as the Lambda.
@@ -42,35 +57,36 @@ chute is running locally — the same event handling as the Lambda.
 ${routes.join('\n')}
 
 Drop a file in (any of these):
-  curl -X PUT --data-binary @${SAMPLE} ${local.s3Endpoint}/${LOCAL_BUCKET}/incoming/my-orders.csv
-  AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER aws --endpoint-url ${local.s3Endpoint} s3 cp FILE s3://${LOCAL_BUCKET}/incoming/
-
+  curl -X PUT --data-binary @${demo ? SAMPLE : 'FILE'} ${local.s3Endpoint}/${LOCAL_BUCKET}/${firstPrefix}${demo ? 'my-orders.csv' : 'NAME'}
+  AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER aws --endpoint-url ${local.s3Endpoint} s3 cp FILE s3://${LOCAL_BUCKET}/${firstPrefix}
+${
+  demo
+    ? `
 See the rows:
   ${query(`SELECT count() FROM ${DEMO_TABLE}`)}
   ${query(`SELECT * FROM ${DEMO_TABLE} ORDER BY order_id LIMIT 5`)}
 
-Dropping the sample now (1000 rows, one of them bad on purpose)…
-`);
+Dropping the sample now (1000 rows, one of them bad on purpose)…`
+    : `
+See the rows: ${query('SELECT count() FROM <your table>')}`
+}`);
 
-const s3 = createS3Client({
-  endpoint: local.s3Endpoint,
-  credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
-});
-await s3.send(
-  new PutObjectCommand({
-    Bucket: LOCAL_BUCKET,
-    Key: 'incoming/sample-orders.csv',
-    Body: readFileSync(SAMPLE),
-  }),
-);
-await local.idle();
-s3.destroy();
-console.log('\nWaiting for files. Ctrl-C stops.');
-
-const stop = async () => {
-  await local.close();
-  process.exit(0);
-};
-process.once('SIGINT', stop);
-process.once('SIGTERM', stop);
-if (env.CHUTE_LOCAL_EXIT_WHEN_IDLE) await stop();
+if (demo) {
+  const s3 = createS3Client({
+    endpoint: local.s3Endpoint,
+    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+  });
+  await s3.send(
+    new PutObjectCommand({
+      Bucket: LOCAL_BUCKET,
+      Key: `${DEMO_SAMPLE_PREFIX}sample-orders.csv`,
+      Body: readFileSync(SAMPLE),
+    }),
+  );
+  s3.destroy();
+  await local.idle();
+}
+if (stopping === undefined) {
+  console.log('\nWaiting for files. Ctrl-C stops.');
+  if (env.CHUTE_LOCAL_EXIT_WHEN_IDLE) stop();
+}

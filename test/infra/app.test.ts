@@ -144,7 +144,7 @@ describe('the ready app (what `cdk synth` builds)', { timeout: 60_000 }, () => {
       },
     });
     template.hasResourceProperties('AWS::SNS::Subscription', { Endpoint: 'data-oncall@example.com' });
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 12);
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 13);
     Annotations.fromStack(stack).hasNoWarning('/ChuteProd', Match.stringLikeRegexp('placeholder'));
   });
 

@@ -576,8 +576,8 @@ describe('failures', () => {
 describe('alarms', () => {
   const alarms = Object.values(resourcesOfType(template, 'AWS::CloudWatch::Alarm'));
 
-  it('creates the eleven alarms, each notifying the topic when it fires and when it recovers', () => {
-    expect(alarms).toHaveLength(11);
+  it('creates the twelve alarms, each notifying the topic when it fires and when it recovers', () => {
+    expect(alarms).toHaveLength(12);
     for (const alarm of alarms) {
       expect(alarm.Properties.AlarmActions).toEqual([{ Ref: topicId }]);
       expect(alarm.Properties.OKActions).toEqual([{ Ref: topicId }]);
@@ -629,6 +629,7 @@ describe('alarms', () => {
     ],
     ['Files-RowsRejected-Critical', chute(MetricName.RowsRejected), 'Sum', 300, 0, 1],
     ['Files-FilesFailed-Critical', chute(MetricName.FilesFailed), 'Sum', 300, 0, 1],
+    ['Files-FilesGone-Critical', chute(MetricName.FilesGone), 'Sum', 300, 0, 1],
     ['Files-IngestLag-Critical', chute(MetricName.IngestLagSeconds), 'Maximum', 300, 1800, 1],
     [
       'Memory-MemoryNearLimit-Critical',
@@ -652,6 +653,7 @@ describe('alarms', () => {
   it('treats missing data as no problem for event-driven metrics', () => {
     for (const suffix of [
       'Files-RowsRejected-Critical',
+      'Files-FilesGone-Critical',
       'Function-Fault-Count-Critical',
       'Files-IngestLag-Critical',
     ]) {
@@ -676,7 +678,7 @@ describe('alarms', () => {
 
   it('alarms on a steady feed that stops, when asked', () => {
     const { template: t } = build({ alarms: { noFilesLoadedFor: Duration.hours(6) } });
-    t.resourceCountIs('AWS::CloudWatch::Alarm', 12);
+    t.resourceCountIs('AWS::CloudWatch::Alarm', 13);
     const alarm = alarmNamed(t, 'Files-NoFilesLoaded-Critical');
     expect(metricOf(alarm)).toEqual({ ...chute(MetricName.FilesLoaded), Stat: 'Sum', Period: 3600 });
     expect(alarm).toMatchObject({

@@ -115,7 +115,12 @@ describe.each(engines)('exactly-once under faults on %s', (_name, { open, tokens
 
     const again = await deliver(event, config);
     expect(again.error).toBeUndefined();
-    expect(again.summary).toMatchObject({ status: 'skipped', attempt: 2, rowsInserted: 0 });
+    expect(again.summary).toMatchObject({
+      status: 'skipped',
+      skipCode: 'ALREADY_LOADED',
+      attempt: 2,
+      rowsInserted: 0,
+    });
     expect(again.summary.reason).toMatch(/already loaded/);
 
     expect(await idsOf(ctx.engine.client, table)).toEqual(file.goodIds);

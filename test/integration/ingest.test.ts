@@ -324,7 +324,7 @@ describe.each(engines)('ingest through the handler path on %s', (_name, open) =>
     await ctx.s3.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'in/gone.csv' }));
     const gone = await deliver(event, config);
     expect(gone.error).toBeUndefined();
-    expect(gone.summary).toMatchObject({ status: 'skipped' });
+    expect(gone.summary).toMatchObject({ status: 'skipped', skipCode: 'VERSION_GONE' });
     expect(gone.summary?.reason).toMatch(/no longer exists/);
 
     const elsewhere = await deliver(await putObject(ctx.s3, bucket, 'other/x.csv', 'a\n1\n'), config);

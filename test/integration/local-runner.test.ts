@@ -1,6 +1,8 @@
+import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FileSummary } from '../../functions/core/pipeline/summary.ts';
@@ -11,10 +13,17 @@ describe('npm start: the local runner on embedded defaults (s3rver + chDB)', () 
   let dir: string;
   let local: LocalChute;
   const files: FileSummary[] = [];
+  const skipped: { key: string; why: string }[] = [];
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'chute-local-'));
-    local = await startLocal({ dataDir: dir, s3Port: 0, queryPort: 0, onFile: (f) => files.push(f) });
+    local = await startLocal({
+      dataDir: dir,
+      s3Port: 0,
+      queryPort: 0,
+      onFile: (f) => files.push(f),
+      onSkip: (key, why) => skipped.push({ key, why }),
+    });
   });
   afterAll(async () => {
     await local?.close();
@@ -51,5 +60,64 @@ describe('npm start: the local runner on embedded defaults (s3rver + chDB)', () 
     const still = await ask(`SELECT count() FROM ${DEMO_TABLE}`);
     expect(still.status).toBe(200);
     expect(await still.text()).toMatch(/^count\(\)\n\d+\n$/);
+  });
+
+  // Last: it stops the runner.
+  it('when stopped, finishes the file being loaded and turns away files dropped meanwhile', async () => {
+    const s3 = createS3rverClient(local.s3Endpoint);
+    const rows = Array.from({ length: 200_000 }, (_, i) => `${1000 + i},C${i},1.5,2026-11-01 10:00:00`);
+    const big = `order_id,customer,amount,ordered_at\n${rows.join('\n')}\n`;
+    await s3.send(new PutObjectCommand({ Bucket: LOCAL_BUCKET, Key: 'incoming/big.csv', Body: big }));
+    const closing = local.close();
+    await s3.send(
+      new PutObjectCommand({ Bucket: LOCAL_BUCKET, Key: 'incoming/late.csv', Body: 'order_id\n9\n' }),
+    );
+    s3.destroy();
+    await closing;
+
+    expect(files.find((f) => f.key === 'incoming/big.csv')).toMatchObject({
+      status: 'loaded',
+      rowsInserted: 200_000,
+    });
+    expect(files.find((f) => f.key === 'incoming/late.csv')).toBeUndefined();
+    expect(skipped).toContainEqual({
+      key: 'incoming/late.csv',
+      why: 'arrived while chute was stopping: not loaded; put it again once chute runs',
+    });
+    expect(local.close()).toBe(closing);
+  });
+});
+
+describe('npm start with CHUTE_CONFIG', () => {
+  it("drops no sample into the user's routes, and says where their files go", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'chute-local-'));
+    const start = fileURLToPath(new URL('../../functions/local/start.ts', import.meta.url));
+    try {
+      const config = { routes: [{ prefix: 'incoming/', table: 'mine.events', format: 'ndjson' }] };
+      const { code, stdout } = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
+        execFile(
+          process.execPath,
+          ['--import', 'tsx', start],
+          {
+            env: {
+              PATH: process.env.PATH ?? '',
+              CHUTE_CONFIG: JSON.stringify(config),
+              CHUTE_LOCAL_DIR: dir,
+              CHUTE_LOCAL_S3_PORT: '0',
+              CHUTE_LOCAL_QUERY_PORT: '0',
+              CHUTE_LOCAL_EXIT_WHEN_IDLE: '1',
+            },
+            timeout: 90_000,
+          },
+          (error, out) => resolve({ code: error ? (error.code as number | null) : 0, stdout: out }),
+        );
+      });
+      expect(code).toBe(0);
+      expect(stdout).toMatch(/s3:\/\/chute-local\/incoming\/… → mine\.events \(ndjson\)/);
+      expect(stdout).not.toMatch(/Dropping the sample/);
+      expect(stdout).not.toMatch(/sample-orders/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

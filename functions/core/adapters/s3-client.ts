@@ -1,4 +1,5 @@
 import { S3Client } from '@aws-sdk/client-s3';
+import { DEFAULT_REQUEST_TIMEOUT_MS } from '../config/schema.ts';
 
 export interface S3ClientOptions {
   /** An S3-compatible endpoint (a local s3rver, MinIO); default: AWS, or AWS_ENDPOINT_URL_S3. */
@@ -28,7 +29,6 @@ export interface S3ClientOptions {
   connectTimeoutMs?: number | undefined;
 }
 
-const DEFAULT_STALL_TIMEOUT_MS = 300_000;
 const DEFAULT_ANSWER_TIMEOUT_MS = 60_000;
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
@@ -61,7 +61,7 @@ export function createS3Client(options: S3ClientOptions = {}): S3Client {
     ...(responseChecksumValidation === undefined ? {} : { responseChecksumValidation }),
     // The SDK's handler has no timeout of its own: a stalled request would wait for the function's timeout.
     requestHandler: {
-      socketTimeout: options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS,
+      socketTimeout: options.stallTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
       requestTimeout: options.answerTimeoutMs ?? DEFAULT_ANSWER_TIMEOUT_MS,
       throwOnRequestTimeout: true,
       connectionTimeout: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,

@@ -1,6 +1,12 @@
 import * as z from 'zod';
 
 /**
+ * ClickHouse's request timeout (`clickhouse.requestTimeoutMs`), also what the pipeline and the S3 client
+ * fall back to when they are given none.
+ */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 300_000;
+
+/**
  * The one definition of chute's configuration. The Lambda parses it at cold start, the CLI and the local
  * runner build it from flags, and the CDK construct validates its props against it at synth time, so a
  * route that would fail in the function fails `cdk synth` first.
@@ -104,7 +110,7 @@ export const ClickHouseSchema = z
      */
     idleSocketTtlMs: z.number().int().min(100).max(60_000).default(2000),
     /** Socket inactivity allowed during one request, in ms. Default 300000. */
-    requestTimeoutMs: z.number().int().min(1000).default(300_000),
+    requestTimeoutMs: z.number().int().min(1000).default(DEFAULT_REQUEST_TIMEOUT_MS),
   })
   .strict();
 

@@ -24,8 +24,6 @@ export interface BoundaryState {
   inQuotes: boolean;
   /** A quote was the last byte inside quotes: the next byte decides between `""` and the field's end. */
   quoteAtEdge: boolean;
-  /** The byte before the scan position (a line feed at a record start). */
-  previous: number;
   /**
    * CSV: the bytes since the last delimiter or record start are all spaces and tabs (or none), so a quote next
    * would open a field: what a quote at the very start of the next buffer cannot look back for.
@@ -41,7 +39,6 @@ export function freshBoundaryState(): BoundaryState {
   return {
     inQuotes: false,
     quoteAtEdge: false,
-    previous: LF,
     atFieldStart: true,
     quotedLineFeeds: 0,
     backslashes: 0,
@@ -55,16 +52,27 @@ export type RecordVisitor = (end: number) => boolean;
  * Told of a plain run: records end at `end` and at every later line feed before `limit`, and none of those
  * later ones can be inside a quoted field or escaped (no quote, or backslash, lies between them). The visitor
  * takes them in file order, finding the later line feeds itself, and returns the index after the last one it
- * took: negated if it stopped there (a full chunk), so the scan stops too. It saves a call per record, most
- * of what finding record ends costs, on the records nearly every file is made of.
+ * took: negated if it stopped there (a full chunk), so the scan stops too. A call per run rather than per
+ * record saves most of what finding record ends costs, on the records nearly every file is made of.
  */
 export type RunVisitor = (end: number, limit: number) => number;
 
+/** A run visitor that hands `visit` one record end at a time, for callers that want no more. */
+export function eachRecord(buf: Buffer, visit: RecordVisitor): RunVisitor {
+  return (first, limit) => {
+    for (let end = first; ; ) {
+      if (!visit(end)) return -(end + 1);
+      const next = buf.indexOf(LF, end + 1);
+      if (next < 0 || next >= limit) return end + 1;
+      end = next;
+    }
+  };
+}
+
 /**
- * Calls `visit(end)` for every record that ends in `buf` at or after `from`, with `end` the index of its line
- * feed, and leaves `state` ready for the next buffer. `visit` returns false to stop early (a full chunk);
- * the return value is then the index after the last visited line feed, else `buf.length`. With `visitRun`,
- * records in plain runs go to it instead, a run at a time.
+ * Hands `visitRun` every record that ends in `buf` at or after `from`, a plain run at a time (a record with a
+ * quoted or escaped line feed ends a run of its own), and leaves `state` ready for the next buffer. Returns
+ * the index after the last record taken when the visitor stopped the scan, else `buf.length`.
  */
 export function scanRecordEnds(
   format: DataFormat,
@@ -72,22 +80,13 @@ export function scanRecordEnds(
   from: number,
   delimiter: number,
   state: BoundaryState,
-  visit: RecordVisitor,
-  visitRun?: RunVisitor,
+  visitRun: RunVisitor,
 ): number {
-  if (format === 'csv') return scanCsv(buf, from, delimiter, state, visit, visitRun);
-  return format === 'tsv'
-    ? scanTsv(buf, from, state, visit, visitRun)
-    : scanLines(buf, from, state, visit, visitRun);
+  if (format === 'csv') return scanCsv(buf, from, delimiter, state, visitRun);
+  return format === 'tsv' ? scanTsv(buf, from, state, visitRun) : scanLines(buf, from, visitRun);
 }
 
-function scanTsv(
-  buf: Buffer,
-  from: number,
-  state: BoundaryState,
-  visit: RecordVisitor,
-  visitRun: RunVisitor | undefined,
-): number {
+function scanTsv(buf: Buffer, from: number, state: BoundaryState, visitRun: RunVisitor): number {
   const n = buf.length;
   let pos = from;
   let nextBackslash = -1;
@@ -101,26 +100,14 @@ function scanTsv(
       state.quotedLineFeeds++;
       continue;
     }
-    if (visitRun !== undefined) {
-      // A line feed before the next backslash cannot be escaped.
-      if (nextBackslash <= end) nextBackslash = find(buf, BACKSLASH, end, n);
-      const taken = visitRun(end, nextBackslash);
-      if (taken < 0) {
-        state.previous = LF;
-        return -taken;
-      }
-      pos = taken;
-      continue;
-    }
-    pos = end + 1;
-    if (!visit(end)) {
-      state.previous = LF;
-      return pos;
-    }
+    // A line feed before the next backslash cannot be escaped.
+    if (nextBackslash <= end) nextBackslash = find(buf, BACKSLASH, end, n);
+    const taken = visitRun(end, nextBackslash);
+    if (taken < 0) return -taken;
+    pos = taken;
   }
-  if (buf.length > pos) state.backslashes = backslashesBefore(buf, buf.length, pos, state.backslashes);
-  if (buf.length > from) state.previous = buf[buf.length - 1] ?? LF;
-  return buf.length;
+  if (n > pos) state.backslashes = backslashesBefore(buf, n, pos, state.backslashes);
+  return n;
 }
 
 /** The run of backslashes just before `at`, counting `carried` ones from before `from` when the run reaches it. */
@@ -130,34 +117,14 @@ function backslashesBefore(buf: Buffer, at: number, from: number, carried: numbe
   return at - 1 - i + (i < from ? carried : 0);
 }
 
-function scanLines(
-  buf: Buffer,
-  from: number,
-  state: BoundaryState,
-  visit: RecordVisitor,
-  visitRun: RunVisitor | undefined,
-): number {
-  let pos = from;
-  for (;;) {
+function scanLines(buf: Buffer, from: number, visitRun: RunVisitor): number {
+  for (let pos = from; ; ) {
     const end = buf.indexOf(LF, pos);
-    if (end < 0) break;
-    if (visitRun !== undefined) {
-      const taken = visitRun(end, buf.length);
-      if (taken < 0) {
-        state.previous = LF;
-        return -taken;
-      }
-      pos = taken;
-      continue;
-    }
-    pos = end + 1;
-    if (!visit(end)) {
-      state.previous = LF;
-      return pos;
-    }
+    if (end < 0) return buf.length;
+    const taken = visitRun(end, buf.length);
+    if (taken < 0) return -taken;
+    pos = taken;
   }
-  if (buf.length > from) state.previous = buf[buf.length - 1] ?? LF;
-  return buf.length;
 }
 
 function scanCsv(
@@ -165,8 +132,7 @@ function scanCsv(
   from: number,
   delimiter: number,
   state: BoundaryState,
-  visit: RecordVisitor,
-  visitRun: RunVisitor | undefined,
+  visitRun: RunVisitor,
 ): number {
   const n = buf.length;
   let pos = from;
@@ -189,10 +155,9 @@ function scanCsv(
         state.quotedLineFeeds++;
         nextLf = find(buf, LF, nextLf + 1, n);
       }
-      if (close === n) return finish(buf, n, from, state);
+      if (close === n) return n;
       if (close + 1 === n) {
         state.quoteAtEdge = true;
-        state.previous = QUOTE;
         state.atFieldStart = false;
         return n;
       }
@@ -206,26 +171,15 @@ function scanCsv(
       continue;
     }
     if (nextLf === n) break;
-    state.previous = LF;
     state.atFieldStart = true;
-    if (visitRun !== undefined) {
-      // Outside quotes, every line feed before the next quote ends a record.
-      const taken = visitRun(nextLf, nextQuote);
-      if (taken < 0) return -taken;
-      pos = taken;
-      continue;
-    }
-    pos = nextLf + 1;
-    if (!visit(nextLf)) return pos;
+    // Outside quotes, every line feed before the next quote ends a record.
+    const taken = visitRun(nextLf, nextQuote);
+    if (taken < 0) return -taken;
+    pos = taken;
   }
   // The last byte that is not a blank says whether a quote in the next buffer could open a field: a record end
   // or a delimiter, yes; a closing quote or field text, no; nothing here but blanks, as before this buffer.
   if (!state.inQuotes) state.atFieldStart = opensField(state, buf, n, delimiter, from);
-  return finish(buf, n, from, state);
-}
-
-function finish(buf: Buffer, n: number, from: number, state: BoundaryState): number {
-  if (n > from) state.previous = buf[n - 1] ?? LF;
   return n;
 }
 

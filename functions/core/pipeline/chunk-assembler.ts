@@ -233,7 +233,6 @@ export class ChunkAssembler {
       this.#line++;
       from = lf + 1;
       // The skipped line's end is a record start: a quote there, or after blanks there, opens a field.
-      this.#state.previous = LF;
       this.#state.atFieldStart = true;
     }
     this.#runStart = from;
@@ -244,22 +243,10 @@ export class ChunkAssembler {
       this.#quotedMark = this.#state.quotedLineFeeds;
       return quoted;
     };
-    scanRecordEnds(
-      this.#options.format,
-      buf,
-      from,
-      this.#delimiter,
-      this.#state,
-      (end) => {
-        this.#record(buf, recordStart, end, false, quotedSinceLastRecord());
-        recordStart = end + 1;
-        return !this.#closed && !this.#handedOff;
-      },
-      (end, limit) => {
-        recordStart = this.#plainRun(buf, recordStart, end, limit, quotedSinceLastRecord());
-        return this.#closed || this.#handedOff ? -recordStart : recordStart;
-      },
-    );
+    scanRecordEnds(this.#options.format, buf, from, this.#delimiter, this.#state, (end, limit) => {
+      recordStart = this.#plainRun(buf, recordStart, end, limit, quotedSinceLastRecord());
+      return this.#closed || this.#handedOff ? -recordStart : recordStart;
+    });
     if (this.#handedOff) {
       // An overlong record took the rest of this buffer, to be read again from its next line (see #overlong).
       this.#handedOff = false;

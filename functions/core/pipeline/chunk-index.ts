@@ -1,5 +1,5 @@
 import type { DataFormat } from '../config/schema.ts';
-import { freshBoundaryState, scanRecordEnds } from '../format/record-boundaries.ts';
+import { eachRecord, freshBoundaryState, scanRecordEnds } from '../format/record-boundaries.ts';
 import type { Chunk } from './chunk.ts';
 
 /** Row-level facts about a chunk, for the rare paths that need them. */
@@ -34,7 +34,7 @@ export function indexChunk(chunk: Chunk, format: DataFormat, delimiter: string):
     }
   };
   const body = chunk.body.subarray(0, chunk.body.length);
-  scanRecordEnds(format, body, chunk.prefixBytes, delimiter.charCodeAt(0), state, (end) => {
+  const visit = (end: number) => {
     if (row >= chunk.rows) return false;
     passSkipsUpTo(start);
     offsets[row] = start;
@@ -46,7 +46,8 @@ export function indexChunk(chunk: Chunk, format: DataFormat, delimiter: string):
     row++;
     start = end + 1;
     return true;
-  });
+  };
+  scanRecordEnds(format, body, chunk.prefixBytes, delimiter.charCodeAt(0), state, eachRecord(body, visit));
   offsets[chunk.rows] = start;
   return { offsets, lines, rowNumbers };
 }

@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { parseTableName, tableLabel } from '../clickhouse/sql.ts';
 import { fieldDelimiter, routeName } from '../config/routes.ts';
-import type { ChunkingConfig, Route } from '../config/schema.ts';
+import { type ChunkingConfig, DEFAULT_REQUEST_TIMEOUT_MS, type Route } from '../config/schema.ts';
 import { ChuteError, describeError } from '../errors.ts';
 import type { Ledger, LedgerEntry, PriorAttempts, VersionKey } from '../ports/ledger.ts';
 import {
@@ -73,7 +73,6 @@ export interface IngestOptions {
   readonly earlyBodyMaxWaitMs?: number | undefined;
 }
 
-const DEFAULT_REQUEST_TIMEOUT_MS = 300_000;
 /**
  * Dead read buffers (S3 socket reads, gunzip output) allowed to pile up before a scavenge frees them. Per
  * chunk (8 MiB) was measured to leave about two chunks' worth at the peak: 1 GB peaked at 109-111 MiB against
@@ -181,6 +180,7 @@ export async function ingestObject(
     prior = await deps.ledger.prior(version);
     if (!prior.loaded) return false;
     summary.status = 'skipped';
+    summary.skipCode = 'ALREADY_LOADED';
     summary.reason = 'this object version is already loaded (a duplicate event)';
     return true;
   };
@@ -226,6 +226,7 @@ export async function ingestObject(
     const opened = await (opening ?? deps.objects.open(ref));
     if (opened === undefined) {
       summary.status = 'skipped';
+      summary.skipCode = 'VERSION_GONE';
       summary.reason =
         'the object version no longer exists (deleted or overwritten before its event was handled)';
       return await finish();

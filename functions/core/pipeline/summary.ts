@@ -30,6 +30,11 @@ export interface FileSummary {
   durationMs: number;
   /** Why a file was skipped or failed. */
   reason?: string;
+  /**
+   * Why a file was skipped: ALREADY_LOADED (a duplicate event), VERSION_GONE (the version was deleted or
+   * overwritten before its event was handled: its rows are not loaded, and nothing will load them).
+   */
+  skipCode?: 'ALREADY_LOADED' | 'VERSION_GONE';
   /** A failed file's code: what failed it (ChuteError's), CLICKHOUSE_FAILED for an unexpected error. */
   errorCode?: ChuteErrorCode;
 }
