@@ -270,7 +270,7 @@ export class IngestMonitoring extends Construct {
               'FilesGone',
               0,
               describe(
-                'An object version was gone when its event was handled (in a bucket without versioning: overwritten or deleted first), so its rows were never loaded, and nothing will load them.',
+                'An object version was gone when its event was handled (in a bucket without versioning: overwritten or deleted first; in a versioned one: that version deleted), so its rows were not loaded (beyond chunks an earlier attempt committed), and nothing will load them.',
                 "find the key in the function log ('file skipped' with skipCode VERSION_GONE); ask its producer for the lost data, or turn on versioning for the bucket so that every version stays readable until it is loaded.",
               ),
             ),

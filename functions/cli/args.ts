@@ -172,10 +172,12 @@ function historyLimit(value: string | undefined): number {
 }
 
 /**
- * A date, with an optional time of day and zone. Strict, because `new Date` takes almost anything ("1" is
- * 2001) and rolls impossible days over (February 31 is March 3).
+ * A date, with an optional time of day (fractions of a second are dropped: the history keeps whole seconds)
+ * and zone. Strict, because `new Date` takes almost anything ("1" is 2001) and rolls impossible days over
+ * (February 31 is March 3).
  */
-const SINCE_DATE = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?(Z|[+-]\d{2}:\d{2})?)?$/;
+const SINCE_DATE =
+  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})?)?$/;
 
 /**
  * `24h`, `7d`, `30m`, or a date such as `2026-11-01`, `2026-11-01T10:00` or `2026-11-01T10:00:00+01:00`. A
@@ -186,7 +188,9 @@ export function parseSince(text: string, now = new Date()): Date {
   const relative = /^(\d+)([mhd])$/.exec(text);
   if (relative) {
     const unit = { m: 60_000, h: 3_600_000, d: 86_400_000 }[relative[2] as 'm' | 'h' | 'd'];
-    return new Date(now.getTime() - Number(relative[1]) * unit);
+    const since = new Date(now.getTime() - Number(relative[1]) * unit);
+    if (Number.isNaN(since.getTime())) throw usage(`--since "${text}" reaches before any date`);
+    return since;
   }
   const wrong = usage(
     `--since takes 24h, 7d, 30m, or a date such as 2026-11-01 or 2026-11-01T10:00 (UTC unless a zone such as Z or +01:00 follows), got "${text}"`,
@@ -198,5 +202,8 @@ export function parseSince(text: string, now = new Date()): Date {
   // The calendar check: the same fields must come back out of a UTC date built from them.
   const asUtc = new Date(`${iso}Z`);
   if (Number.isNaN(asUtc.getTime()) || asUtc.toISOString().slice(0, 19) !== iso) throw wrong;
-  return zone === undefined || zone === 'Z' ? asUtc : new Date(`${iso}${zone}`);
+  if (zone === undefined || zone === 'Z') return asUtc;
+  const [offsetHours, offsetMinutes] = zone.slice(1).split(':').map(Number);
+  if ((offsetHours ?? 99) > 23 || (offsetMinutes ?? 99) > 59) throw wrong;
+  return new Date(`${iso}${zone}`);
 }

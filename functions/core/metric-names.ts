@@ -11,7 +11,8 @@ export const MetricName = {
   FilesSkipped: 'FilesSkipped',
   /**
    * Skipped because the event's object version no longer exists: in a bucket without versioning, overwritten
-   * or deleted before its event was handled, so its rows were never loaded. Counted in FilesSkipped too.
+   * or deleted before its event was handled (in a versioned one, that version deleted), so its rows were not
+   * loaded, or only the chunks an earlier attempt committed. Counted in FilesSkipped too.
    */
   FilesGone: 'FilesGone',
   BytesRead: 'BytesRead',

@@ -46,13 +46,15 @@ export interface LocalChute {
   readonly s3Endpoint: string;
   readonly queryUrl: string | undefined;
   readonly config: ChuteConfig;
+  /** On the demo route (no routes configured): the demo table exists, and the sample belongs under its prefix. */
+  readonly demo: boolean;
   readonly clickhouse: ClickHouseClient;
   readonly engine: string;
   /** Resolves when every event received so far has been handled. */
   idle(): Promise<void>;
   /**
-   * Stops: files already being loaded finish first, files dropped from now on are not loaded (onSkip says
-   * so). Calling it again returns the same promise.
+   * Stops: the file being loaded finishes first; files waiting behind it, and files dropped from now on, are
+   * not loaded (onSkip says so). Calling it again returns the same promise.
    */
   close(): Promise<void>;
 }
@@ -63,6 +65,8 @@ export interface LocalChute {
  */
 export async function startLocal(options: LocalOptions): Promise<LocalChute> {
   const json = options.configJson ? (JSON.parse(options.configJson) as Record<string, unknown>) : {};
+  // The demo route, its table and its sample go together: only when the configuration brings no routes.
+  const demo = json.routes === undefined;
   const config = parseConfig(
     { routes: DEMO_ROUTES, ...json, clickhouse: { url: options.clickhouseUrl ?? 'http://127.0.0.1:8123' } },
     options.configJson ? 'CHUTE_CONFIG' : 'local defaults',
@@ -72,7 +76,7 @@ export async function startLocal(options: LocalOptions): Promise<LocalChute> {
     ? await openEmbeddedClickHouse(`${options.dataDir}/chdb`)
     : createClickHouseClient(config.clickhouse);
   const defaultDatabase = embedded ? 'default' : resolveConnection(config.clickhouse).database;
-  if (!options.configJson) await createDemoTable(clickhouse);
+  if (demo) await createDemoTable(clickhouse);
 
   mkdirSync(`${options.dataDir}/s3`, { recursive: true });
   const s3rver = new S3rver({
@@ -101,23 +105,26 @@ export async function startLocal(options: LocalOptions): Promise<LocalChute> {
 
   let queue: Promise<void> = Promise.resolve();
   let closing: Promise<void> | undefined;
+  // Once stopping, an event not yet started is turned away (said, not loaded): only the file being loaded
+  // finishes before the engine closes.
+  const turnAway = (event: S3Event) => {
+    for (const record of event.Records)
+      options.onSkip?.(
+        record.s3.object.key,
+        'arrived while chute was stopping, or waited behind the file being loaded: not loaded; put it again once chute runs',
+      );
+  };
   s3rver.on('event', (raw: S3Event) => {
     const event = asDeliveredByS3(raw);
-    if (closing !== undefined) {
-      // Its load could not finish before the engine closes: said, rather than cut off half way.
-      for (const record of event.Records)
-        options.onSkip?.(
-          record.s3.object.key,
-          'arrived while chute was stopping: not loaded; put it again once chute runs',
-        );
-      return;
-    }
+    if (closing !== undefined) return turnAway(event);
     // The PUT must not wait for the load, as S3 does not wait for Lambda.
     queue = queue.then(() =>
-      processS3Event(event, config, deps, reporter).then(
-        () => undefined,
-        (error: unknown) => options.onError?.(error),
-      ),
+      closing !== undefined
+        ? turnAway(event)
+        : processS3Event(event, config, deps, reporter).then(
+            () => undefined,
+            (error: unknown) => options.onError?.(error),
+          ),
     );
   });
 
@@ -129,6 +136,7 @@ export async function startLocal(options: LocalOptions): Promise<LocalChute> {
     s3Endpoint,
     queryUrl: queryPort === undefined ? undefined : `http://127.0.0.1:${queryPort}`,
     config,
+    demo,
     clickhouse,
     engine: embedded ? 'chDB (embedded ClickHouse)' : resolveConnection(config.clickhouse).url,
     idle: () => queue,

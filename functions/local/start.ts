@@ -45,8 +45,8 @@ const query = (sql: string) =>
 const routes = local.config.routes.map(
   (r) => `    s3://${LOCAL_BUCKET}/${r.prefix}…${r.suffix ?? ''} → ${r.table} (${r.format})`,
 );
-// The sample and the demo table go together: with the user's own routes (CHUTE_CONFIG), neither.
-const demo = env.CHUTE_CONFIG === undefined || env.CHUTE_CONFIG === '';
+// The sample and the demo table go together: with the user's own routes (in CHUTE_CONFIG), neither.
+const { demo } = local;
 const firstPrefix = local.config.routes[0]?.prefix ?? '';
 
 console.log(`

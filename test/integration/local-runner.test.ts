@@ -68,6 +68,10 @@ describe('npm start: the local runner on embedded defaults (s3rver + chDB)', () 
     const rows = Array.from({ length: 200_000 }, (_, i) => `${1000 + i},C${i},1.5,2026-11-01 10:00:00`);
     const big = `order_id,customer,amount,ordered_at\n${rows.join('\n')}\n`;
     await s3.send(new PutObjectCommand({ Bucket: LOCAL_BUCKET, Key: 'incoming/big.csv', Body: big }));
+    // s3rver sends an event before it answers the PUT: this one waits behind big.csv's load.
+    await s3.send(
+      new PutObjectCommand({ Bucket: LOCAL_BUCKET, Key: 'incoming/queued.csv', Body: 'order_id\n8\n' }),
+    );
     const closing = local.close();
     await s3.send(
       new PutObjectCommand({ Bucket: LOCAL_BUCKET, Key: 'incoming/late.csv', Body: 'order_id\n9\n' }),
@@ -79,22 +83,23 @@ describe('npm start: the local runner on embedded defaults (s3rver + chDB)', () 
       status: 'loaded',
       rowsInserted: 200_000,
     });
-    expect(files.find((f) => f.key === 'incoming/late.csv')).toBeUndefined();
-    expect(skipped).toContainEqual({
-      key: 'incoming/late.csv',
-      why: 'arrived while chute was stopping: not loaded; put it again once chute runs',
-    });
+    const why =
+      'arrived while chute was stopping, or waited behind the file being loaded: not loaded; put it again once chute runs';
+    for (const key of ['incoming/queued.csv', 'incoming/late.csv']) {
+      expect(files.find((f) => f.key === key)).toBeUndefined();
+      expect(skipped).toContainEqual({ key, why });
+    }
     expect(local.close()).toBe(closing);
   });
 });
 
 describe('npm start with CHUTE_CONFIG', () => {
-  it("drops no sample into the user's routes, and says where their files go", async () => {
+  /** `npm start`'s script in a fresh process with CHUTE_CONFIG, told to stop once idle; resolves its output. */
+  async function startWith(config: unknown): Promise<{ code: number | null; stdout: string }> {
     const dir = await mkdtemp(join(tmpdir(), 'chute-local-'));
     const start = fileURLToPath(new URL('../../functions/local/start.ts', import.meta.url));
     try {
-      const config = { routes: [{ prefix: 'incoming/', table: 'mine.events', format: 'ndjson' }] };
-      const { code, stdout } = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
+      return await new Promise((resolve) => {
         execFile(
           process.execPath,
           ['--import', 'tsx', start],
@@ -112,12 +117,26 @@ describe('npm start with CHUTE_CONFIG', () => {
           (error, out) => resolve({ code: error ? (error.code as number | null) : 0, stdout: out }),
         );
       });
-      expect(code).toBe(0);
-      expect(stdout).toMatch(/s3:\/\/chute-local\/incoming\/… → mine\.events \(ndjson\)/);
-      expect(stdout).not.toMatch(/Dropping the sample/);
-      expect(stdout).not.toMatch(/sample-orders/);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  }
+
+  it("drops no sample into the user's routes, and says where their files go", async () => {
+    const { code, stdout } = await startWith({
+      routes: [{ prefix: 'incoming/', table: 'mine.events', format: 'ndjson' }],
+    });
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/s3:\/\/chute-local\/incoming\/… → mine\.events \(ndjson\)/);
+    expect(stdout).not.toMatch(/Dropping the sample/);
+    expect(stdout).not.toMatch(/sample-orders/);
+  });
+
+  it('keeps the demo route, its table and its sample when the configuration brings no routes', async () => {
+    const { code, stdout } = await startWith({ chunking: { maxRows: 100 } });
+    expect(code).toBe(0);
+    expect(stdout).toMatch(
+      /loaded: s3:\/\/chute-local\/incoming\/sample-orders\.csv → chute_demo\.orders: 999 rows inserted, 1 rejected/,
+    );
   });
 });

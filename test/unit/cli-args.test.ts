@@ -150,6 +150,8 @@ describe('history options', () => {
     expect(iso('2026-11-01 10:00:30')).toBe('2026-11-01T10:00:30.000Z');
     expect(iso('2026-11-01T10:00:00Z')).toBe('2026-11-01T10:00:00.000Z');
     expect(iso('2026-11-01T10:00:00+01:00')).toBe('2026-11-01T09:00:00.000Z');
+    expect(iso('2026-11-01T10:00:00.123Z')).toBe('2026-11-01T10:00:00.000Z');
+    expect(iso('2026-11-01T10:00:00.5-02:30')).toBe('2026-11-01T12:30:00.000Z');
     const now = new Date('2026-11-28T12:00:00Z');
     expect(parseSince('24h', now).toISOString()).toBe('2026-11-27T12:00:00.000Z');
     expect(parseSince('30m', now).toISOString()).toBe('2026-11-28T11:30:00.000Z');
@@ -167,5 +169,6 @@ describe('history options', () => {
     ]) {
       expect(() => parseSince(text), text).toThrow(/--since takes 24h, 7d, 30m, or a date/);
     }
+    expect(() => parseSince('999999999d')).toThrow(/reaches before any date/);
   });
 });

@@ -891,3 +891,38 @@ describe('ingestObject, a streamed insert ClickHouse takes although it was ended
     ).toThrow(expect.objectContaining({ code: 'CHUNKING_CHANGED' }));
   });
 });
+
+describe('ingestObject: a version gone before its event is handled', () => {
+  it('is skipped as VERSION_GONE, and says what an earlier attempt of it committed', async () => {
+    const h = harness('in/orders.csv', csvFile(csvRows(10)), 'automatic');
+    const committed = (chunk: number, rowsInserted: number): CommittedChunk => ({
+      chunk,
+      rowsInserted,
+      rejected: [],
+      cut: 'earlier',
+    });
+    class PartlyLoaded extends FakeLedger {
+      override async prior(): Promise<PriorAttempts> {
+        return {
+          attempts: 1,
+          loaded: false,
+          committed: new Map([
+            [0, committed(0, 120)],
+            [1, committed(1, 80)],
+          ]),
+        };
+      }
+    }
+    const gone: ObjectStore = { open: async () => undefined };
+    const summary = await ingestObject(
+      { ...h.deps, ledger: new PartlyLoaded(), objects: gone },
+      ROUTE,
+      h.ref,
+    );
+    expect(summary).toMatchObject({ status: 'skipped', skipCode: 'VERSION_GONE', rowsInserted: 0 });
+    expect(summary.reason).toBe(
+      'the object version no longer exists (deleted or overwritten before its event was handled); an earlier attempt committed 2 chunk(s) of it (200 rows), which stay in the table',
+    );
+    expect(h.warehouse.calls).toHaveLength(0);
+  });
+});

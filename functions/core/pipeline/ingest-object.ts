@@ -229,6 +229,11 @@ export async function ingestObject(
       summary.skipCode = 'VERSION_GONE';
       summary.reason =
         'the object version no longer exists (deleted or overwritten before its event was handled)';
+      const partly = [...prior.committed.values()];
+      if (partly.length > 0) {
+        const rows = partly.reduce((sum, chunk) => sum + chunk.rowsInserted, 0);
+        summary.reason += `; an earlier attempt committed ${partly.length} chunk(s) of it (${rows} rows), which stay in the table`;
+      }
       return await finish();
     }
     body = opened.body;

@@ -32,7 +32,8 @@ export interface FileSummary {
   reason?: string;
   /**
    * Why a file was skipped: ALREADY_LOADED (a duplicate event), VERSION_GONE (the version was deleted or
-   * overwritten before its event was handled: its rows are not loaded, and nothing will load them).
+   * overwritten before its event was handled: its rows are not loaded, beyond chunks an earlier attempt
+   * committed, and nothing will load them).
    */
   skipCode?: 'ALREADY_LOADED' | 'VERSION_GONE';
   /** A failed file's code: what failed it (ChuteError's), CLICKHOUSE_FAILED for an unexpected error. */
