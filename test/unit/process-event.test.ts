@@ -1,35 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import type { FileSummary } from '../../functions/core/pipeline/summary.ts';
+import { emptySummary, type FileSummary } from '../../functions/core/pipeline/summary.ts';
 import { invocationFailure } from '../../functions/ingest/process-event.ts';
 
 function summary(
   key: string,
   status: FileSummary['status'],
   failure?: Pick<FileSummary, 'errorCode' | 'reason'>,
-) {
-  const base: FileSummary = {
-    status,
-    bucket: 'b',
-    key,
-    versionId: undefined,
-    eTag: undefined,
-    route: 'in/',
-    table: 'default.events',
-    delivery: 'exactly-once',
-    attempt: 1,
-    bytes: 10,
-    bytesDecompressed: 10,
-    rowsRead: 1,
-    rowsInserted: status === 'loaded' ? 1 : 0,
-    rowsRejected: 0,
-    blankLines: 0,
-    chunks: 1,
-    chunksResumed: 0,
-    inserts: 1,
-    rejectsLocation: undefined,
-    durationMs: 5,
-  };
-  return { ...base, ...failure };
+): FileSummary {
+  const where = { bucket: 'b', key, versionId: undefined, eTag: undefined };
+  return { ...emptySummary(where, 'in/', 'default.events'), status, ...failure };
 }
 
 describe('invocationFailure', () => {

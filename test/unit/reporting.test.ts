@@ -2,33 +2,12 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { describe, expect, it } from 'vitest';
 import { MetricName } from '../../functions/core/metric-names.ts';
-import type { FileSummary } from '../../functions/core/pipeline/summary.ts';
+import { emptySummary, type FileSummary } from '../../functions/core/pipeline/summary.ts';
 import { powertoolsReporter } from '../../functions/ingest/reporting.ts';
 
 function skipped(skipCode: FileSummary['skipCode']): FileSummary {
-  return {
-    status: 'skipped',
-    bucket: 'b',
-    key: 'in/a.csv',
-    versionId: undefined,
-    eTag: undefined,
-    route: 'in/',
-    table: 'default.events',
-    delivery: undefined,
-    attempt: 1,
-    bytes: 0,
-    bytesDecompressed: 0,
-    rowsRead: 0,
-    rowsInserted: 0,
-    rowsRejected: 0,
-    blankLines: 0,
-    chunks: 0,
-    chunksResumed: 0,
-    inserts: 0,
-    rejectsLocation: undefined,
-    durationMs: 3,
-    skipCode,
-  };
+  const where = { bucket: 'b', key: 'in/a.csv', versionId: undefined, eTag: undefined };
+  return { ...emptySummary(where, 'in/', 'default.events'), status: 'skipped', skipCode };
 }
 
 /** The metrics one file's report stores, by name, as the EMF line would carry them. */

@@ -40,7 +40,7 @@ import {
   PartialCommitError,
   streamWholeChunk,
 } from './streamed-insert.ts';
-import type { FileSummary, Progress } from './summary.ts';
+import { emptySummary, type FileSummary, type Progress } from './summary.ts';
 
 export interface IngestDependencies {
   readonly objects: ObjectStore;
@@ -106,7 +106,7 @@ export async function ingestObject(
   const started = new Date();
   const where = objectLabel(ref.bucket, ref.key);
   const table = parseTableName(route.table, deps.defaultDatabase);
-  const summary = emptySummary(ref, route, tableLabel(table));
+  const summary = emptySummary(ref, routeName(route), tableLabel(table));
   let body: Readable | undefined;
   let rejectsWriter: RejectsWriter | undefined;
   let version: VersionKey | undefined = versionOf(ref.bucket, ref.key, ref.versionId, ref.eTag);
@@ -617,31 +617,6 @@ async function withRetries(write: () => Promise<void>): Promise<void> {
     }
   }
   return write();
-}
-
-function emptySummary(ref: ObjectRef, route: Route, table: string): FileSummary {
-  return {
-    status: 'loaded',
-    bucket: ref.bucket,
-    key: ref.key,
-    versionId: ref.versionId,
-    eTag: ref.eTag,
-    route: routeName(route),
-    table,
-    delivery: undefined,
-    attempt: 1,
-    bytes: 0,
-    bytesDecompressed: 0,
-    rowsRead: 0,
-    rowsInserted: 0,
-    rowsRejected: 0,
-    blankLines: 0,
-    chunks: 0,
-    chunksResumed: 0,
-    inserts: 0,
-    rejectsLocation: undefined,
-    durationMs: 0,
-  };
 }
 
 function versionOf(

@@ -1,4 +1,5 @@
 import type { ChuteErrorCode } from '../errors.ts';
+import type { ObjectRef } from '../ports/object-store.ts';
 /** The one structured line per file: what was read, what landed, what was rejected, and where. */
 export interface FileSummary {
   status: 'loaded' | 'skipped' | 'failed';
@@ -47,4 +48,34 @@ export interface Progress {
   readonly rowsRejected: number;
   readonly chunks: number;
   readonly elapsedMs: number;
+}
+
+/** A file's summary before anything is known of it but where it is: loaded, with nothing counted yet. */
+export function emptySummary(
+  ref: Pick<ObjectRef, 'bucket' | 'key' | 'versionId' | 'eTag'>,
+  route: string | undefined,
+  table: string | undefined,
+): FileSummary {
+  return {
+    status: 'loaded',
+    bucket: ref.bucket,
+    key: ref.key,
+    versionId: ref.versionId,
+    eTag: ref.eTag,
+    route,
+    table,
+    delivery: undefined,
+    attempt: 1,
+    bytes: 0,
+    bytesDecompressed: 0,
+    rowsRead: 0,
+    rowsInserted: 0,
+    rowsRejected: 0,
+    blankLines: 0,
+    chunks: 0,
+    chunksResumed: 0,
+    inserts: 0,
+    rejectsLocation: undefined,
+    durationMs: 0,
+  };
 }
