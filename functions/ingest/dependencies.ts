@@ -1,5 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { createS3Client } from '../core/adapters/s3-client.ts';
 import { createClickHouseClient, resolveConnection } from '../core/clickhouse/client.ts';
@@ -21,6 +22,7 @@ export interface Container {
   readonly deps: IngestDependencies;
   readonly reporter: Reporter;
   readonly clickhouse: ClickHouseClient;
+  readonly s3: S3Client;
 }
 
 /** The metrics' `service` dimension: the construct's name (its alarms watch that), else `chute`. */
@@ -38,6 +40,20 @@ export function getContainer(env: NodeJS.ProcessEnv = process.env): Promise<Cont
     throw error;
   });
   return container;
+}
+
+/**
+ * Closes the container's clients and forgets them, so that the next invocation builds them again and reads the
+ * secret again: for when ClickHouse refused the credentials, which a rotation may have changed since the
+ * container started. The one client per container stays the rule; it is replaced, never added to.
+ */
+export async function forgetContainer(): Promise<void> {
+  const current = container;
+  container = undefined;
+  const built = await current?.catch(() => undefined);
+  if (built === undefined) return;
+  built.s3.destroy();
+  await built.clickhouse.close().catch(() => undefined);
 }
 
 async function buildContainer(env: NodeJS.ProcessEnv): Promise<Container> {
@@ -61,6 +77,7 @@ async function buildContainer(env: NodeJS.ProcessEnv): Promise<Container> {
   return {
     config,
     clickhouse,
+    s3,
     reporter: powertoolsReporter(logger, metrics),
     deps: s3IngestDependencies(s3, clickhouse, config, resolveConnection(clickhouseConfig).database),
   };

@@ -1,6 +1,7 @@
 import type { Context, S3Event } from 'aws-lambda';
+import { isChuteError } from '../core/errors.ts';
 import type { FileSummary } from '../core/pipeline/summary.ts';
-import { getContainer } from './dependencies.ts';
+import { forgetContainer, getContainer, logger } from './dependencies.ts';
 import { processS3Event } from './process-event.ts';
 
 // In Lambda, the container is built during the function's init, not by the first event: a bad configuration
@@ -21,6 +22,14 @@ export async function handler(
   const { config, deps, reporter } = await getContainer();
   const summaries = await processS3Event(event, config, deps, reporter, {
     remainingTimeMs: context ? () => context.getRemainingTimeInMillis() : undefined,
+  }).catch(async (error: unknown) => {
+    // ClickHouse refused the credentials: perhaps rotated since this container read the secret. Lambda's
+    // retry of this event then runs on clients built afresh, with the secret read again.
+    if (isChuteError(error, 'CLICKHOUSE_AUTH')) {
+      logger.warn('ClickHouse refused the credentials: the next invocation reads the secret again');
+      await forgetContainer();
+    }
+    throw error;
   });
   return {
     files: summaries.map(({ bucket, key, status, rowsInserted, rowsRejected }) => ({

@@ -52,8 +52,9 @@ export async function processS3Event(
 
 /**
  * The error that fails the invocation when any file failed, so that Lambda retries the event. Its code is the
- * first failed file's (an alarm or a test can tell a timeout from a schema change); its message names every
- * failed file with its own code and reason.
+ * first failed file's (an alarm or a test can tell a timeout from a schema change), or CLICKHOUSE_AUTH when
+ * ClickHouse refused the credentials for any file (the handler then builds its clients afresh); its message
+ * names every failed file with its own code and reason.
  */
 export function invocationFailure(summaries: readonly FileSummary[]): ChuteError | undefined {
   const failed = summaries.filter((summary) => summary.status === 'failed');
@@ -61,8 +62,9 @@ export function invocationFailure(summaries: readonly FileSummary[]): ChuteError
   if (first === undefined) return undefined;
   const codeOf = (summary: FileSummary): ChuteErrorCode => summary.errorCode ?? 'CLICKHOUSE_FAILED';
   const detail = failed.map((s) => `${objectLabel(s.bucket, s.key)} (${codeOf(s)}): ${s.reason}`).join('; ');
+  const refused = failed.some((s) => s.errorCode === 'CLICKHOUSE_AUTH');
   return new ChuteError(
-    codeOf(first),
+    refused ? 'CLICKHOUSE_AUTH' : codeOf(first),
     `${failed.length} of ${summaries.length} file(s) failed, the event will be retried: ${detail}`,
   );
 }

@@ -1,8 +1,10 @@
 import { gzipSync } from 'node:zlib';
 import { DeleteObjectCommand, GetObjectCommand } from '@aws-sdk/client-s3';
+import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import type { S3Event } from 'aws-lambda';
 import { describe, expect, inject, it } from 'vitest';
 import type { ChuteConfig, RouteInput } from '../../functions/core/config/schema.ts';
+import { s3IngestDependencies } from '../../functions/core/pipeline/s3-dependencies.ts';
 import { processS3Event } from '../../functions/ingest/process-event.ts';
 import { useEngineAndS3 } from '../fixtures/engine-and-s3.ts';
 import {
@@ -366,5 +368,33 @@ describe.each(engines)('ingest through the handler path on %s', (_name, open) =>
     expect(rejects).toHaveLength(1);
     expect(rejects[0]).toMatchObject({ line: 2, raw: '1,"never closed,1' });
     expect(String(rejects[0]?.reason)).toMatch(/a quote never closed/);
+  });
+});
+
+describe('credentials ClickHouse refuses (clickhouse-server 18.16)', () => {
+  const bucket = 'landing';
+  const ctx = useEngineAndS3(() => serverEngine(inject('clickhouseUrl')), bucket);
+
+  it('fails the file and the invocation with CLICKHOUSE_AUTH, the code that makes the handler read the secret again', async () => {
+    const config = testConfig([{ prefix: 'in/', format: 'csv', table: 'orders' }]);
+    const refused = createClient({
+      url: inject('clickhouseUrl'),
+      username: 'rotated_away',
+      password: 'old',
+      log: { level: ClickHouseLogLevel.OFF },
+    });
+    try {
+      const event = await putObject(ctx.s3, bucket, 'in/a.csv', 'id\n1\n');
+      const reporter = new RecordingReporter();
+      const deps = s3IngestDependencies(ctx.s3.client, refused, config, 'default');
+      const error = await processS3Event(event, config, deps, reporter).then(
+        () => undefined,
+        (caught: unknown) => caught,
+      );
+      expect(reporter.files[0]).toMatchObject({ status: 'failed', errorCode: 'CLICKHOUSE_AUTH' });
+      expect(error).toMatchObject({ code: 'CLICKHOUSE_AUTH' });
+    } finally {
+      await refused.close();
+    }
   });
 });

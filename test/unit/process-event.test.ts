@@ -28,6 +28,14 @@ describe('invocationFailure', () => {
     );
   });
 
+  it('says CLICKHOUSE_AUTH when ClickHouse refused the credentials for any file, so they are read again', () => {
+    const error = invocationFailure([
+      summary('a.csv', 'failed', { errorCode: 'SCHEMA_MISMATCH', reason: 'column x is gone' }),
+      summary('b.csv', 'failed', { errorCode: 'CLICKHOUSE_AUTH', reason: 'Authentication failed' }),
+    ]);
+    expect(error?.code).toBe('CLICKHOUSE_AUTH');
+  });
+
   it('says CLICKHOUSE_FAILED only for a file failed without a code', () => {
     expect(invocationFailure([summary('a.csv', 'failed', { reason: 'boom' })])?.code).toBe(
       'CLICKHOUSE_FAILED',

@@ -4,6 +4,20 @@
  * prefix still carries it). chDB's connection throws its own copy of ClickHouseError, so the code is read by
  * shape rather than by class.
  */
+/** Codes with which a server refuses the credentials: unknown user, wrong password, no password, failed login. */
+const AUTHENTICATION_CODES = new Set(['192', '193', '194', '516']);
+
+/** Whether `error`, or one of its causes, is ClickHouse refusing the credentials (perhaps rotated since). */
+export function isAuthenticationFailure(error: unknown): boolean {
+  let current: unknown = error;
+  for (let depth = 0; current instanceof Error && depth < 5; depth++) {
+    const code = clickHouseErrorCode(current);
+    if (code !== undefined && AUTHENTICATION_CODES.has(code)) return true;
+    current = current.cause;
+  }
+  return false;
+}
+
 export function clickHouseErrorCode(error: unknown): string | undefined {
   if (!(error instanceof Error)) return undefined;
   const code: unknown = (error as { code?: unknown }).code;

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { isAuthenticationFailure } from '../clickhouse/error-code.ts';
 import { parseTableName, tableLabel } from '../clickhouse/sql.ts';
 import { fieldDelimiter, routeName } from '../config/routes.ts';
 import { type ChunkingConfig, DEFAULT_REQUEST_TIMEOUT_MS, type Route } from '../config/schema.ts';
@@ -121,7 +122,11 @@ export async function ingestObject(
       summary.reason = [describeError(error), ...cutShort.map((e) => e.message)].join('; ');
       if (error instanceof PartialCommitError) cutShort.push(error);
       await markCutShort();
-      summary.errorCode = error instanceof ChuteError ? error.code : 'CLICKHOUSE_FAILED';
+      summary.errorCode = isAuthenticationFailure(error)
+        ? 'CLICKHOUSE_AUTH'
+        : error instanceof ChuteError
+          ? error.code
+          : 'CLICKHOUSE_FAILED';
       if (rejectsWriter !== undefined) {
         // A file failed for its rows keeps what was rejected so far: that explains the failure, and every attempt
         // rejects the same rows. Any other failure drops its part: the retry writes the rejects whole, and a
