@@ -185,12 +185,17 @@ const SINCE_DATE =
  * UTC but a time of day as the machine's local time.
  */
 export function parseSince(text: string, now = new Date()): Date {
+  const since = parseSinceText(text, now);
+  // The history's times are ClickHouse DateTimes, which start at 1970.
+  if (!(since.getTime() >= 0)) throw usage(`--since "${text}" is before 1970, where the load history starts`);
+  return since;
+}
+
+function parseSinceText(text: string, now: Date): Date {
   const relative = /^(\d+)([mhd])$/.exec(text);
   if (relative) {
     const unit = { m: 60_000, h: 3_600_000, d: 86_400_000 }[relative[2] as 'm' | 'h' | 'd'];
-    const since = new Date(now.getTime() - Number(relative[1]) * unit);
-    if (Number.isNaN(since.getTime())) throw usage(`--since "${text}" reaches before any date`);
-    return since;
+    return new Date(now.getTime() - Number(relative[1]) * unit);
   }
   const wrong = usage(
     `--since takes 24h, 7d, 30m, or a date such as 2026-11-01 or 2026-11-01T10:00 (UTC unless a zone such as Z or +01:00 follows), got "${text}"`,

@@ -7,7 +7,7 @@ import type { S3Event } from 'aws-lambda';
 import { createS3Client } from '../core/adapters/s3-client.ts';
 import { createClickHouseClient, resolveConnection } from '../core/clickhouse/client.ts';
 import { ClickHouseWarehouse } from '../core/clickhouse/warehouse.ts';
-import { parseConfig } from '../core/config/parse.ts';
+import { configJson, parseConfig } from '../core/config/parse.ts';
 import type { ChuteConfig } from '../core/config/schema.ts';
 import type { IngestDependencies } from '../core/pipeline/ingest-object.ts';
 import { s3IngestDependencies } from '../core/pipeline/s3-dependencies.ts';
@@ -64,7 +64,7 @@ export interface LocalChute {
  * event processing the Lambda runs, one event at a time as a Lambda with reserved concurrency 1 would.
  */
 export async function startLocal(options: LocalOptions): Promise<LocalChute> {
-  const json = options.configJson ? (JSON.parse(options.configJson) as Record<string, unknown>) : {};
+  const json = options.configJson ? configJson(options.configJson) : {};
   // The demo route, its table and its sample go together: only when the configuration brings no routes.
   const demo = json.routes === undefined;
   const config = parseConfig(

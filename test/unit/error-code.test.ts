@@ -19,6 +19,21 @@ describe('isAuthenticationFailure', () => {
     expect(isAuthenticationFailure(wrapped)).toBe(true);
   });
 
+  it("never reads chute's own messages, which quote rows, reasons and keys", () => {
+    const refusal = Object.assign(
+      new Error('Cannot parse input: expected Int32, got "see Code: 516. later"'),
+      {
+        code: '27',
+      },
+    );
+    const limit = new ChuteError(
+      'REJECT_LIMIT_EXCEEDED',
+      's3://b/in/daily Code: 193, r.csv: more than 0 rows rejected (last at line 2: see Code: 516. later)',
+      { cause: refusal },
+    );
+    expect(isAuthenticationFailure(limit)).toBe(false);
+  });
+
   it('is false for every other failure', () => {
     expect(
       isAuthenticationFailure(new Error('Code: 60, e.displayText() = DB::Exception: Table x does not exist')),

@@ -909,6 +909,7 @@ describe('ingestObject: a version gone before its event is handled', () => {
           committed: new Map([
             [0, committed(0, 120)],
             [1, committed(1, 80)],
+            [2, { ...committed(2, 0), cut: PARTIAL_COMMIT_CUT }],
           ]),
         };
       }
@@ -921,7 +922,7 @@ describe('ingestObject: a version gone before its event is handled', () => {
     );
     expect(summary).toMatchObject({ status: 'skipped', skipCode: 'VERSION_GONE', rowsInserted: 0 });
     expect(summary.reason).toBe(
-      'the object version no longer exists (deleted or overwritten before its event was handled); an earlier attempt committed 2 chunk(s) of it (200 rows), which stay in the table',
+      "the object version no longer exists (deleted or overwritten before its event was handled); an earlier attempt committed 2 chunk(s) of it (200 rows), which stay in the table; 1 chunk(s) of it may be in the table in part (an insert ended early): check the table for this version's rows",
     );
     expect(h.warehouse.calls).toHaveLength(0);
   });

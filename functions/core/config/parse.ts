@@ -55,6 +55,17 @@ export function configFromEnv(env: NodeJS.ProcessEnv): ChuteConfig {
       'Invalid environment: CHUTE_CONFIG is not set (JSON with "routes")',
     );
   }
+  const json = configJson(raw) as Partial<ChuteConfigInput>;
+  const clickhouse: Record<string, unknown> = { ...(json.clickhouse ?? {}) };
+  if (env.CLICKHOUSE_URL) clickhouse.url = env.CLICKHOUSE_URL;
+  if (env.CLICKHOUSE_USER) clickhouse.username = env.CLICKHOUSE_USER;
+  if (env.CLICKHOUSE_PASSWORD !== undefined) clickhouse.password = env.CLICKHOUSE_PASSWORD;
+  if (env.CLICKHOUSE_DATABASE) clickhouse.database = env.CLICKHOUSE_DATABASE;
+  return parseConfig({ ...json, clickhouse }, 'CHUTE_CONFIG');
+}
+
+/** CHUTE_CONFIG's text as a JSON object, or CONFIG_INVALID saying what it is instead. */
+export function configJson(raw: string): Record<string, unknown> {
   let parsed: unknown;
   try {
     parsed = JSON.parse(raw);
@@ -62,9 +73,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv): ChuteConfig {
     throw new ChuteError(
       'CONFIG_INVALID',
       `Invalid environment: CHUTE_CONFIG is not valid JSON (${String(cause)})`,
-      {
-        cause,
-      },
+      { cause },
     );
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
@@ -73,11 +82,5 @@ export function configFromEnv(env: NodeJS.ProcessEnv): ChuteConfig {
       'Invalid environment: CHUTE_CONFIG must be a JSON object with "routes"',
     );
   }
-  const json = parsed as Partial<ChuteConfigInput>;
-  const clickhouse: Record<string, unknown> = { ...(json.clickhouse ?? {}) };
-  if (env.CLICKHOUSE_URL) clickhouse.url = env.CLICKHOUSE_URL;
-  if (env.CLICKHOUSE_USER) clickhouse.username = env.CLICKHOUSE_USER;
-  if (env.CLICKHOUSE_PASSWORD !== undefined) clickhouse.password = env.CLICKHOUSE_PASSWORD;
-  if (env.CLICKHOUSE_DATABASE) clickhouse.database = env.CLICKHOUSE_DATABASE;
-  return parseConfig({ ...json, clickhouse }, 'CHUTE_CONFIG');
+  return parsed as Record<string, unknown>;
 }

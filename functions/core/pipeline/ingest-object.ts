@@ -155,7 +155,7 @@ export async function ingestObject(
         // is retried now: the retry finds its chunks recorded and sends only the last one again (dropped by its
         // token under exactly-once; loaded twice under at-least-once, as any chunk committed before a crash).
         summary.status = 'failed';
-        summary.errorCode = 'CLICKHOUSE_FAILED';
+        summary.errorCode = isAuthenticationFailure(ledgerError) ? 'CLICKHOUSE_AUTH' : 'CLICKHOUSE_FAILED';
         summary.reason = `loaded, but ${why}; the retry records it (README, "Guarantees")`;
       });
     }
@@ -234,11 +234,15 @@ export async function ingestObject(
       summary.skipCode = 'VERSION_GONE';
       summary.reason =
         'the object version no longer exists (deleted or overwritten before its event was handled)';
-      const partly = [...prior.committed.values()];
-      if (partly.length > 0) {
-        const rows = partly.reduce((sum, chunk) => sum + chunk.rowsInserted, 0);
-        summary.reason += `; an earlier attempt committed ${partly.length} chunk(s) of it (${rows} rows), which stay in the table`;
+      const earlier = [...prior.committed.values()];
+      const committedWhole = earlier.filter((chunk) => chunk.cut !== PARTIAL_COMMIT_CUT);
+      const cutShortChunks = earlier.length - committedWhole.length;
+      if (committedWhole.length > 0) {
+        const rows = committedWhole.reduce((sum, chunk) => sum + chunk.rowsInserted, 0);
+        summary.reason += `; an earlier attempt committed ${committedWhole.length} chunk(s) of it (${rows} rows), which stay in the table`;
       }
+      if (cutShortChunks > 0)
+        summary.reason += `; ${cutShortChunks} chunk(s) of it may be in the table in part (an insert ended early): check the table for this version's rows`;
       return await finish();
     }
     body = opened.body;
