@@ -15,7 +15,8 @@ import { powertoolsReporter, type Reporter } from './reporting.ts';
 /**
  * Everything a warm container reuses, created once per container: the configuration (parsed and validated
  * in the function's init, see handler.ts, so a bad one fails the init, loudly, before any event), one S3
- * client, one ClickHouse client. Never one per event: that is how the importer chute replaces ran its server out of memory.
+ * client, one ClickHouse client. Never one per event: that is how the importer chute replaces ran its server
+ * out of memory.
  */
 export interface Container {
   readonly config: ChuteConfig;

@@ -23,8 +23,9 @@ export async function handler(
   const summaries = await processS3Event(event, config, deps, reporter, {
     remainingTimeMs: context ? () => context.getRemainingTimeInMillis() : undefined,
   }).catch(async (error: unknown) => {
-    // ClickHouse refused the credentials: perhaps rotated since this container read the secret. Lambda's
-    // retry of this event then runs on clients built afresh, with the secret read again.
+    // ClickHouse refused the credentials: perhaps rotated since this container read the secret. This
+    // container's next invocation (perhaps Lambda's retry of this event) builds its clients afresh, with the
+    // secret read again.
     if (isChuteError(error, 'CLICKHOUSE_AUTH')) {
       logger.warn('ClickHouse refused the credentials: the next invocation reads the secret again');
       await forgetContainer();

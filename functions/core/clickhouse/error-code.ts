@@ -6,6 +6,13 @@ import { ChuteError } from '../errors.ts';
  * prefix still carries it). chDB's connection throws its own copy of ClickHouseError, so the code is read by
  * shape rather than by class.
  */
+export function clickHouseErrorCode(error: unknown): string | undefined {
+  if (!(error instanceof Error)) return undefined;
+  const code: unknown = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && /^\d+$/.test(code)) return code;
+  return /(?:^|\s)Code: (\d+)[.,]/.exec(error.message)?.[1];
+}
+
 /** Codes with which a server refuses the credentials: unknown user, wrong password, no password, failed login. */
 const AUTHENTICATION_CODES = new Set(['192', '193', '194', '516']);
 
@@ -22,11 +29,4 @@ export function isAuthenticationFailure(error: unknown): boolean {
     current = current.cause;
   }
   return false;
-}
-
-export function clickHouseErrorCode(error: unknown): string | undefined {
-  if (!(error instanceof Error)) return undefined;
-  const code: unknown = (error as { code?: unknown }).code;
-  if (typeof code === 'string' && /^\d+$/.test(code)) return code;
-  return /(?:^|\s)Code: (\d+)[.,]/.exec(error.message)?.[1];
 }
