@@ -8,7 +8,7 @@ import { Topic } from 'aws-cdk-lib/aws-sns';
 import { describe, expect, it } from 'vitest';
 import { MetricName } from '../../functions/core/metric-names.ts';
 import { ChuteIngest } from '../../infra/chute-ingest.ts';
-import { build, logicalId, must, resourcesOfType, SECRET_ARN } from './helpers.ts';
+import { appProps, build, logicalId, must, resourcesOfType, SECRET_ARN } from './helpers.ts';
 
 const base = build();
 const { template, stack, ingest } = base;
@@ -765,7 +765,7 @@ describe('dashboard', () => {
   });
 
   it('gives each construct its own metrics dimension, so that two in one account keep their alarms apart', () => {
-    const app = new App();
+    const app = new App(appProps());
     const stack = new Stack(app, 'Two', { env: { account: '123456789012', region: 'eu-west-1' } });
     const secret = Secret.fromSecretCompleteArn(stack, 'Secret', SECRET_ARN);
     const props = { clickHouseUrl: 'https://clickhouse.internal.example:8443', clickHouseSecret: secret };
