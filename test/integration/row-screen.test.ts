@@ -9,12 +9,11 @@ import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { ClickHouseWarehouse } from '../../functions/core/clickhouse/warehouse.ts';
 import { parseRoute } from '../../functions/core/config/parse.ts';
 import type { DataFormat } from '../../functions/core/config/schema.ts';
-import { BufferPool, chunkBufferSize } from '../../functions/core/pipeline/buffer-pool.ts';
-import { ChunkAssembler } from '../../functions/core/pipeline/chunk-assembler.ts';
 import { indexChunk } from '../../functions/core/pipeline/chunk-index.ts';
 import { planColumns } from '../../functions/core/pipeline/column-plan.ts';
 import { insertTarget } from '../../functions/core/pipeline/insert-target.ts';
 import { DataRejectedError } from '../../functions/core/ports/warehouse.ts';
+import { onlyChunk } from '../fixtures/chunks.ts';
 import { useEngine } from '../fixtures/engine-and-s3.ts';
 import { chdbEngine, type Engine, serverEngine } from '../fixtures/loader.ts';
 import { uniqueName } from '../fixtures/tables.ts';
@@ -104,16 +103,8 @@ describe.each(engines)('the row screen against %s', (_name, open) => {
       const separator = format === 'tsv' ? '\t' : ',';
       const lines = SHAPES.map((fields) => fields.join(separator));
 
-      const assembler = new ChunkAssembler({
-        format,
-        delimiter: separator,
-        chunking,
-        header: false,
-        pool: new BufferPool(chunkBufferSize(chunking)),
-      });
-      const [chunk] = [...assembler.push(Buffer.from(`${lines.join('\n')}\n`)), ...assembler.end()];
-      if (chunk === undefined || target.screen === undefined)
-        throw new Error('expected a chunk and a screen');
+      const chunk = onlyChunk(`${lines.join('\n')}\n`, chunking, format);
+      if (target.screen === undefined) throw new Error('expected a screen');
       expect(chunk.rows).toBe(lines.length);
       const certain = target.screen(chunk, indexChunk(chunk, format, separator));
       expect(certain.size).toBeGreaterThan(20);

@@ -4,6 +4,7 @@ import { BufferPool, chunkBufferSize } from '../../functions/core/pipeline/buffe
 import type { Chunk } from '../../functions/core/pipeline/chunk.ts';
 import { ChunkAssembler, HeaderUnreadableError } from '../../functions/core/pipeline/chunk-assembler.ts';
 import { indexChunk, rowText } from '../../functions/core/pipeline/chunk-index.ts';
+import { headerlessAssembler } from '../fixtures/chunks.ts';
 
 interface Run {
   chunks: Chunk[];
@@ -211,13 +212,7 @@ describe('ChunkAssembler and indexChunk, CSV', () => {
     }
     // A chunk closed by a rejected record stops the scan there too: one call opens at most one chunk buffer.
     const chunking = { maxBytes: 2048, maxRows: 1000, maxRecordBytes: 64, insertsInFlight: 1 };
-    const assembler = new ChunkAssembler({
-      format: 'csv',
-      delimiter: ',',
-      chunking,
-      header: false,
-      pool: new BufferPool(chunkBufferSize(chunking)),
-    });
+    const assembler = headerlessAssembler(chunking);
     expect(assembler.push(Buffer.from(overlong))).toHaveLength(1);
     expect(assembler.hasLeftover).toBe(true);
   });

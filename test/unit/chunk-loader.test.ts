@@ -7,6 +7,7 @@ import { indexChunk } from '../../functions/core/pipeline/chunk-index.ts';
 import { type ChunkInsertTarget, loadChunk } from '../../functions/core/pipeline/chunk-loader.ts';
 import type { RejectedRow } from '../../functions/core/ports/object-store.ts';
 import { DataRejectedError, type RawInsert } from '../../functions/core/ports/warehouse.ts';
+import { onlyChunk } from '../fixtures/chunks.ts';
 
 const WHERE = 's3://landing/in/file.csv';
 const HEADER = 'id,value';
@@ -173,15 +174,7 @@ describe('loadChunk, clean data', () => {
 
   it('sends nothing for a chunk without rows, and leaves the chunker’s own rejects out', async () => {
     const chunking = { maxBytes: 1024, maxRows: 10, maxRecordBytes: 64, insertsInFlight: 2 };
-    const assembler = new ChunkAssembler({
-      format: 'csv',
-      delimiter: ',',
-      chunking,
-      header: false,
-      pool: new BufferPool(chunkBufferSize(chunking)),
-    });
-    const [chunk] = [...assembler.push(Buffer.from(`${'x'.repeat(100)}\n`)), ...assembler.end()];
-    if (chunk === undefined) throw new Error('expected a chunk');
+    const chunk = onlyChunk(`${'x'.repeat(100)}\n`, chunking);
     expect(chunk.rejected).toHaveLength(1);
     const target = new FakeTarget();
     expect(await loadChunk(chunk, target, 'reject', WHERE, indexCsv)).toEqual({

@@ -1,7 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import type { DataFormat } from '../../functions/core/config/schema.ts';
-import { BufferPool, chunkBufferSize } from '../../functions/core/pipeline/buffer-pool.ts';
-import { ChunkAssembler } from '../../functions/core/pipeline/chunk-assembler.ts';
 import { indexChunk } from '../../functions/core/pipeline/chunk-index.ts';
 import {
   createRowScreen,
@@ -10,6 +8,7 @@ import {
   screenCsvFields,
 } from '../../functions/core/pipeline/row-screen.ts';
 import type { TableColumn } from '../../functions/core/ports/warehouse.ts';
+import { onlyChunk } from '../fixtures/chunks.ts';
 
 const TABLE: TableColumn[] = [
   { name: 'id', type: 'UInt64', defaultKind: '' },
@@ -22,15 +21,7 @@ const COLUMNS = ['id', 'ts', 'note', 'amount'];
 function screen(rows: string[], format: DataFormat = 'csv', nullText?: string): Map<number, string> {
   const chunking = { maxBytes: 1 << 20, maxRows: 1000, maxRecordBytes: 1024, insertsInFlight: 2 };
   const delimiter = format === 'tsv' ? '\t' : ',';
-  const assembler = new ChunkAssembler({
-    format,
-    delimiter,
-    chunking,
-    header: false,
-    pool: new BufferPool(chunkBufferSize(chunking)),
-  });
-  const [chunk] = [...assembler.push(Buffer.from(`${rows.join('\n')}\n`)), ...assembler.end()];
-  if (chunk === undefined) throw new Error('expected a chunk');
+  const chunk = onlyChunk(`${rows.join('\n')}\n`, chunking, format);
   const check = createRowScreen(format, delimiter, COLUMNS, TABLE, nullText);
   if (check === undefined) throw new Error('expected a screen');
   return check(chunk, indexChunk(chunk, format, delimiter));
