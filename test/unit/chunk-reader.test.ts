@@ -21,13 +21,19 @@ async function* pieces(text: string): AsyncGenerator<Buffer> {
   for (let at = 0; at < text.length; at += 100) yield Buffer.from(text.slice(at, at + 100));
 }
 
+/** A reader of `source` whose pool lets `buffers` chunk buffers out at once, with the counts it keeps. */
+function readerOf(source: AsyncIterable<Buffer>, buffers: number, limits = chunking) {
+  const pool = new BufferPool(chunkBufferSize(limits), buffers);
+  const counts = { rows: 0, blankLines: 0, bytes: 0 };
+  const reader = new ChunkReader(source, csvRoute(), limits, 'test.csv', { pool, counts });
+  return { reader, pool, counts };
+}
+
 const TEXT = `id,name\n${Array.from({ length: 100 }, (_, i) => `${i + 1},customer number ${i + 1}`).join('\n')}\n`;
 
 describe('ChunkReader', () => {
   it('never has more chunk buffers out than the pool allows, and reads on once one is released', async () => {
-    const pool = new BufferPool(chunkBufferSize(chunking), 1);
-    const counts = { rows: 0, blankLines: 0, bytes: 0 };
-    const reader = new ChunkReader(pieces(TEXT), csvRoute(), chunking, 'test.csv', { pool, counts });
+    const { reader, pool, counts } = readerOf(pieces(TEXT), 1);
     const closed: Chunk[] = [];
     for (;;) {
       const filling = await reader.next();
@@ -52,19 +58,15 @@ describe('ChunkReader', () => {
     ['an invalid header', 'id,,name', /test\.csv, line 3, header field 2: empty column name/],
     ['a header over maxRecordBytes', `id,${'n'.repeat(300)}`, /test\.csv, line 3: the header is unreadable/],
   ])('names the line of %s that blank lines precede', async (_, header, message) => {
-    const pool = new BufferPool(chunkBufferSize(chunking), 1);
-    const counts = { rows: 0, blankLines: 0, bytes: 0 };
     const text = `\n\r\n${header}\n1,a\n`;
-    const reader = new ChunkReader(pieces(text), csvRoute(), chunking, 'test.csv', { pool, counts });
+    const { reader } = readerOf(pieces(text), 1);
     await expect(reader.next()).rejects.toThrow(message);
   });
 
   it('ends a file left inside a quote a chunk at a time, within the pool, with every row', async () => {
     const small = { ...chunking, maxRows: 2 };
-    const pool = new BufferPool(chunkBufferSize(small), 1);
-    const counts = { rows: 0, blankLines: 0, bytes: 0 };
     const text = `id,name\n"\n${Array.from({ length: 9 }, (_, i) => `${i},n`).join('\n')}`;
-    const reader = new ChunkReader(pieces(text), csvRoute(), small, 'test.csv', { pool, counts });
+    const { reader, pool } = readerOf(pieces(text), 1, small);
     const chunks: Chunk[] = [];
     for (;;) {
       const filling = await reader.next();
@@ -80,9 +82,7 @@ describe('ChunkReader', () => {
   });
 
   it('hands out the next chunk while one is held when the pool allows two', async () => {
-    const pool = new BufferPool(chunkBufferSize(chunking), 2);
-    const counts = { rows: 0, blankLines: 0, bytes: 0 };
-    const reader = new ChunkReader(pieces(TEXT), csvRoute(), chunking, 'test.csv', { pool, counts });
+    const { reader } = readerOf(pieces(TEXT), 2);
     const first = await reader.next();
     const second = await reader.next(); // opens while the first is neither inserted nor released
     expect(first?.index).toBe(0);
@@ -92,14 +92,12 @@ describe('ChunkReader', () => {
   });
 
   it('fails the open chunk and next() with what stopped the reading', async () => {
-    const pool = new BufferPool(chunkBufferSize(chunking), 1);
-    const counts = { rows: 0, blankLines: 0, bytes: 0 };
     const failure = new Error('connection reset');
     async function* failing(): AsyncGenerator<Buffer> {
       yield Buffer.from(TEXT.slice(0, 300));
       throw failure;
     }
-    const reader = new ChunkReader(failing(), csvRoute(), chunking, 'test.csv', { pool, counts });
+    const { reader } = readerOf(failing(), 1);
     const filling = await reader.next();
     await expect(filling?.closed).rejects.toBe(failure);
     await expect(reader.next()).rejects.toBe(failure);
