@@ -3,9 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { createS3Client } from '../core/adapters/s3-client.ts';
 import { describeError } from '../core/errors.ts';
-import { DEMO_ROUTES, DEMO_TABLE, LOCAL_BUCKET, startLocal } from './local-runner.ts';
-
-const DEMO_SAMPLE_PREFIX = DEMO_ROUTES[0].prefix;
+import { DEMO_TABLE, LOCAL_BUCKET, startLocal } from './local-runner.ts';
 
 const SAMPLE = fileURLToPath(new URL('./samples/orders.csv', import.meta.url));
 const env = process.env;
@@ -79,7 +77,7 @@ if (demo) {
   await s3.send(
     new PutObjectCommand({
       Bucket: LOCAL_BUCKET,
-      Key: `${DEMO_SAMPLE_PREFIX}sample-orders.csv`,
+      Key: `${firstPrefix}sample-orders.csv`,
       Body: readFileSync(SAMPLE),
     }),
   );

@@ -232,17 +232,7 @@ export async function ingestObject(
     if (opened === undefined) {
       summary.status = 'skipped';
       summary.skipCode = 'VERSION_GONE';
-      summary.reason =
-        'the object version no longer exists (deleted or overwritten before its event was handled)';
-      const earlier = [...prior.committed.values()];
-      const committedWhole = earlier.filter((chunk) => chunk.cut !== PARTIAL_COMMIT_CUT);
-      const cutShortChunks = earlier.length - committedWhole.length;
-      if (committedWhole.length > 0) {
-        const rows = committedWhole.reduce((sum, chunk) => sum + chunk.rowsInserted, 0);
-        summary.reason += `; an earlier attempt committed ${committedWhole.length} chunk(s) of it (${rows} rows), which stay in the table`;
-      }
-      if (cutShortChunks > 0)
-        summary.reason += `; ${cutShortChunks} chunk(s) of it may be in the table in part (an insert ended early): check the table for this version's rows`;
+      summary.reason = `the object version no longer exists (deleted or overwritten before its event was handled)${whatEarlierAttemptsLeft(prior)}`;
       return await finish();
     }
     body = opened.body;
@@ -601,6 +591,21 @@ export async function ingestObject(
     );
     collectIfHeapGrew();
   }
+}
+
+/** What earlier attempts of a version left in the table, for the reason of one skipped as gone ('' if nothing). */
+function whatEarlierAttemptsLeft(prior: PriorAttempts): string {
+  const earlier = [...prior.committed.values()];
+  const committedWhole = earlier.filter((chunk) => chunk.cut !== PARTIAL_COMMIT_CUT);
+  const cutShortChunks = earlier.length - committedWhole.length;
+  let left = '';
+  if (committedWhole.length > 0) {
+    const rows = committedWhole.reduce((sum, chunk) => sum + chunk.rowsInserted, 0);
+    left += `; an earlier attempt committed ${committedWhole.length} chunk(s) of it (${rows} rows), which stay in the table`;
+  }
+  if (cutShortChunks > 0)
+    left += `; ${cutShortChunks} chunk(s) of it may be in the table in part (an insert ended early): check the table for this version's rows`;
+  return left;
 }
 
 /** Writing the rejects failed: said as such, not as ClickHouse's failure; the retry writes them whole. */
