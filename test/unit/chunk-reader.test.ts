@@ -29,17 +29,21 @@ function readerOf(source: AsyncIterable<Buffer>, buffers: number, limits = chunk
   return { reader, pool, counts };
 }
 
+/** Each chunk the reader closes, in order (chunks that closed empty left out); the caller releases each. */
+async function* closedChunks(reader: ChunkReader): AsyncGenerator<Chunk> {
+  for (let filling = await reader.next(); filling !== undefined; filling = await reader.next()) {
+    const chunk = await filling.closed;
+    if (chunk !== undefined) yield chunk;
+  }
+}
+
 const TEXT = `id,name\n${Array.from({ length: 100 }, (_, i) => `${i + 1},customer number ${i + 1}`).join('\n')}\n`;
 
 describe('ChunkReader', () => {
   it('never has more chunk buffers out than the pool allows, and reads on once one is released', async () => {
     const { reader, pool, counts } = readerOf(pieces(TEXT), 1);
     const closed: Chunk[] = [];
-    for (;;) {
-      const filling = await reader.next();
-      if (filling === undefined) break;
-      const chunk = await filling.closed;
-      if (chunk === undefined) continue;
+    for await (const chunk of closedChunks(reader)) {
       // With one buffer out, the reader waits: the next chunk cannot have opened.
       await new Promise((resolve) => setImmediate(resolve));
       expect(counts.bytes).toBeLessThanOrEqual(chunk.bytesThrough + 100);
@@ -68,11 +72,7 @@ describe('ChunkReader', () => {
     const text = `id,name\n"\n${Array.from({ length: 9 }, (_, i) => `${i},n`).join('\n')}`;
     const { reader, pool } = readerOf(pieces(text), 1, small);
     const chunks: Chunk[] = [];
-    for (;;) {
-      const filling = await reader.next();
-      if (filling === undefined) break;
-      const chunk = await filling.closed;
-      if (chunk === undefined) continue;
+    for await (const chunk of closedChunks(reader)) {
       chunks.push({ ...chunk, body: Buffer.from(chunk.body) });
       pool.release(chunk.body);
     }
