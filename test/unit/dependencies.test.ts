@@ -1,4 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import {
+  ChunkBufferStore,
+  chunkBufferSize,
+  mostChunkBuffers,
+} from '../../functions/core/pipeline/buffer-pool.ts';
 import { forgetContainer, getContainer } from '../../functions/ingest/dependencies.ts';
 
 const ENV = {
@@ -14,6 +19,16 @@ describe('the container', () => {
     const second = await getContainer(ENV);
     expect(second).not.toBe(first);
     expect(second.clickhouse).not.toBe(first.clickhouse);
+    await forgetContainer();
+  });
+
+  it('keeps one store of chunk buffers for every file it loads, sized by the chunking', async () => {
+    const container = await getContainer(ENV);
+    const store = container.deps.chunkBuffers;
+    expect(store).toBeInstanceOf(ChunkBufferStore);
+    expect(store?.size).toBe(chunkBufferSize(container.config.chunking));
+    expect(store?.keep).toBe(mostChunkBuffers(container.config.chunking));
+    expect((await getContainer(ENV)).deps.chunkBuffers).toBe(store);
     await forgetContainer();
   });
 });

@@ -3,6 +3,11 @@ import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { parseConfig, parseRoute } from '../../functions/core/config/parse.ts';
 import type { ChunkingConfig, Route } from '../../functions/core/config/schema.ts';
+import {
+  ChunkBufferStore,
+  chunkBufferSize,
+  mostChunkBuffers,
+} from '../../functions/core/pipeline/buffer-pool.ts';
 import { checkSameCut, cutSignature } from '../../functions/core/pipeline/cut-rules.ts';
 import { type IngestDependencies, ingestObject } from '../../functions/core/pipeline/ingest-object.ts';
 import { PARTIAL_COMMIT_CUT } from '../../functions/core/pipeline/streamed-insert.ts';
@@ -853,6 +858,44 @@ describe('ingestObject: chunk buffers of small objects', () => {
     expect(summary.status).toBe('loaded');
     expect(summary.rowsInserted).toBe(many.length);
     expect(h.warehouse.committed).toEqual(many);
+  });
+});
+
+describe('ingestObject, chunk buffers shared by the files of one process', () => {
+  /** A store that notes the memory behind every buffer it hands out. */
+  class WatchedStore extends ChunkBufferStore {
+    readonly handedOut: ArrayBufferLike[] = [];
+    override take(): Buffer {
+      const buffer = super.take();
+      this.handedOut.push(buffer.buffer);
+      return buffer;
+    }
+  }
+  const limits = chunking();
+  const content = csvFile(csvRows(300));
+
+  it('gives a full-size buffer back to the store after a file, and the next file takes the same memory', async () => {
+    const store = new WatchedStore(chunkBufferSize(limits), mostChunkBuffers(limits));
+    for (const key of ['in/first.csv.gz', 'in/second.csv.gz']) {
+      const h = harness(key, gzipSync(content), 'automatic');
+      const summary = await ingestObject({ ...h.deps, chunkBuffers: store }, ROUTE, h.ref);
+      expect(summary.status).toBe('loaded');
+      expect(h.warehouse.committed).toEqual(csvRows(300));
+      expect(store.held).toBe(1);
+    }
+    expect(store.handedOut).toHaveLength(2);
+    expect(store.handedOut[1]).toBe(store.handedOut[0]);
+  });
+
+  it('leaves the store alone for a small plain object, whose buffer is fitted to it', async () => {
+    const store = new WatchedStore(chunkBufferSize(limits), mostChunkBuffers(limits));
+    const h = harness('in/small.csv', content, 'automatic');
+
+    const summary = await ingestObject({ ...h.deps, chunkBuffers: store }, ROUTE, h.ref);
+
+    expect(summary.rowsInserted).toBe(300);
+    expect(store.handedOut).toHaveLength(0);
+    expect(store.held).toBe(0);
   });
 });
 

@@ -15,7 +15,13 @@ import {
   realVersionId,
 } from '../ports/object-store.ts';
 import { DataRejectedError, type Warehouse } from '../ports/warehouse.ts';
-import { BufferPool, chunkBufferSize, mostChunkBuffers, plainChunkBound } from './buffer-pool.ts';
+import {
+  BufferPool,
+  ChunkBufferStore,
+  chunkBufferSize,
+  mostChunkBuffers,
+  plainChunkBound,
+} from './buffer-pool.ts';
 import type { Chunk } from './chunk.ts';
 import { indexChunk } from './chunk-index.ts';
 import { type ChunkInsertTarget, loadChunk, type ScreenedChunk } from './chunk-loader.ts';
@@ -58,6 +64,11 @@ export interface IngestDependencies {
    * 18.16 commits). Default 300000.
    */
   readonly requestTimeoutMs?: number | undefined;
+  /**
+   * Chunk buffers shared by every file this process loads (see ChunkBufferStore), sized by `chunking`. Default:
+   * a store for each file, which suits a process that loads one file (the CLI).
+   */
+  readonly chunkBuffers?: ChunkBufferStore | undefined;
 }
 
 export interface IngestOptions {
@@ -263,7 +274,9 @@ export async function ingestObject(
       route.badRows.policy === 'reject' && (!screenAhead || target?.screen === undefined);
     const buffersWanted = () =>
       streaming() ? deps.chunking.insertsInFlight : mostChunkBuffers(deps.chunking);
-    const pool = new BufferPool(chunkBufferSize(deps.chunking), buffersWanted());
+    const bufferSize = chunkBufferSize(deps.chunking);
+    const store = deps.chunkBuffers ?? new ChunkBufferStore(bufferSize, mostChunkBuffers(deps.chunking));
+    const pool = new BufferPool(bufferSize, buffersWanted(), store);
     let plan: ColumnPlan | undefined =
       route.format !== 'ndjson' && !route.header && route.columns !== undefined
         ? planColumns(route, route.columns, columns, capabilities, where)
