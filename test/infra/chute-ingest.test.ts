@@ -974,7 +974,7 @@ describe('props checked at synth time, with messages naming them', () => {
     );
     const bigChunks = build({
       memorySize: 256,
-      chunking: { maxBytes: 64 * 1024 * 1024, insertsInFlight: 2 },
+      chunking: { maxBytes: 64 * 1024 * 1024, insertsInFlight: 3 },
     });
     Annotations.fromStack(bigChunks.stack).hasWarning(
       '/Test/Chute',

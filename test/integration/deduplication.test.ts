@@ -6,10 +6,14 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ClickHouseWarehouse } from '../../functions/core/clickhouse/warehouse.ts';
+import { minimumDedupWindow } from '../../functions/core/pipeline/preflight.ts';
 import { processS3Event } from '../../functions/ingest/process-event.ts';
 import { useEngineAndS3 } from '../fixtures/engine-and-s3.ts';
 import { chdbEngine, dependencies, putObject, RecordingReporter, testConfig } from '../fixtures/loader.ts';
 import { uniqueName } from '../fixtures/tables.ts';
+
+/** What a retry may send again at the default chunking (insertsInFlight + 2). */
+const NEEDED = minimumDedupWindow(testConfig([{ prefix: 'in/', format: 'csv', table: 't' }]).chunking);
 
 describe('the deduplication window, on chDB', () => {
   const bucket = 'landing';
@@ -41,8 +45,10 @@ describe('the deduplication window, on chDB', () => {
     ['no window', '', /does not deduplicate inserts/],
     [
       'a window smaller than a retry may resend',
-      'SETTINGS non_replicated_deduplication_window = 2',
-      /remembers only the last 2 inserts' tokens, fewer than the 3 a retry may send again/,
+      `SETTINGS non_replicated_deduplication_window = ${NEEDED - 1}`,
+      new RegExp(
+        `remembers only the last ${NEEDED - 1} inserts' tokens, fewer than the ${NEEDED} a retry may send again`,
+      ),
     ],
   ])(
     'refuses exactly-once on a table with %s, and loads it when the route accepts at-least-once',
@@ -70,7 +76,8 @@ describe('the deduplication window, on chDB', () => {
   );
 
   it('promises exactly-once from a window of insertsInFlight + 2', async () => {
-    const table = await tableWith('SETTINGS non_replicated_deduplication_window = 3');
+    expect(NEEDED).toBe(4);
+    const table = await tableWith(`SETTINGS non_replicated_deduplication_window = ${NEEDED}`);
     const config = testConfig([{ prefix: 'in/', format: 'csv', table }]);
     const event = await putObject(ctx.s3, bucket, `in/${uniqueName('f')}.csv`, 'id,amount\n1,10\n');
     const reporter = new RecordingReporter();

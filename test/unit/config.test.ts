@@ -30,7 +30,7 @@ describe('parseConfig defaults', () => {
       maxBytes: 16 * 1024 * 1024,
       maxRows: 500_000,
       maxRecordBytes: 1024 * 1024,
-      insertsInFlight: 1,
+      insertsInFlight: 2,
     });
     expect(config.rejects).toEqual({ prefix: 'chute-rejects/' });
     expect(config.clickhouse).toEqual({

@@ -373,7 +373,7 @@ describe('ingestObject: bad rows', () => {
   it('after ClickHouse refuses one chunk, screens the later ones before their first insert', async () => {
     // A non-numeric id in every 40th row: certain to fail in a UInt64 column, so the screen finds it.
     const rows = csvRows(300).map((row, i) => (i % 40 === 7 ? `n/a,${row}` : row));
-    const h = harness('in/orders.csv', csvFile(rows), 'manual', { maxBytes: 1024 });
+    const h = harness('in/orders.csv', csvFile(rows), 'manual', { maxBytes: 1024, insertsInFlight: 1 });
     const refuses = (call: InsertCall) =>
       call.rows.some((row) => row.startsWith('n/a,'))
         ? new DataRejectedError('Cannot parse input (at row 1)', '27', undefined)
@@ -415,7 +415,7 @@ describe('ingestObject: bad rows under exactly-once', () => {
   const chunkOf = (call: InsertCall) => Number(call.token?.split(':')[2]);
 
   async function attempt(ledger: FakeLedger) {
-    const h = harness('in/orders.csv', csvFile(rows), 'manual', { maxBytes: 1024 });
+    const h = harness('in/orders.csv', csvFile(rows), 'manual', { maxBytes: 1024, insertsInFlight: 1 });
     const warehouse = new DeduplicatingWarehouse('manual');
     let summary: FileSummary | undefined;
     ingestObject({ ...h.deps, warehouse, ledger }, ROUTE, h.ref).then((result) => {
@@ -583,7 +583,7 @@ describe('ingestObject: chunk records', () => {
 
   function setUp(warehouse: FakeWarehouse) {
     const rows = csvRows(300);
-    const h = harness('in/orders.csv', csvFile(rows), 'automatic', { maxBytes: 1024 });
+    const h = harness('in/orders.csv', csvFile(rows), 'automatic', { maxBytes: 1024, insertsInFlight: 1 });
     const ledger = new GatedLedger();
     const deps = { ...h.deps, warehouse, ledger };
     let summary: FileSummary | undefined;
@@ -881,10 +881,31 @@ describe('ingestObject, chunk buffers shared by the files of one process', () =>
       const summary = await ingestObject({ ...h.deps, chunkBuffers: store }, ROUTE, h.ref);
       expect(summary.status).toBe('loaded');
       expect(h.warehouse.committed).toEqual(csvRows(300));
-      expect(store.held).toBe(1);
+      expect(store.held).toBe(store.keep);
     }
     expect(store.handedOut).toHaveLength(2);
     expect(store.handedOut[1]).toBe(store.handedOut[0]);
+  });
+
+  it('holds two buffers at most with two inserts in flight, also while bad rows are screened', async () => {
+    const small = chunking({ maxBytes: 1024, maxRecordBytes: 64, insertsInFlight: 2 });
+    expect(mostChunkBuffers(small)).toBe(2);
+    const store = new WatchedStore(chunkBufferSize(small), mostChunkBuffers(small));
+    // A non-numeric id in every 40th row: refused once, then every later chunk is screened before its insert.
+    const rows = csvRows(300).map((row, i) => (i % 40 === 7 ? `n/a,${row}` : row));
+    const h = harness('in/orders.csv', csvFile(rows), 'manual', small);
+    const refuses = (call: InsertCall) =>
+      call.rows.some((row) => row.startsWith('n/a,'))
+        ? new DataRejectedError('Cannot parse input (at row 1)', '27', undefined)
+        : undefined;
+
+    const summary = await drive({ ...h, deps: { ...h.deps, chunkBuffers: store } }, refuses);
+
+    expect(summary.status).toBe('loaded');
+    expect(summary.chunks).toBeGreaterThanOrEqual(6);
+    expect(summary.rowsRejected + summary.rowsInserted).toBe(rows.length);
+    expect(h.warehouse.maxPending).toBe(2);
+    expect(new Set(store.handedOut).size).toBe(2);
   });
 
   it('leaves the store alone for a small plain object, whose buffer is fitted to it', async () => {
@@ -900,39 +921,43 @@ describe('ingestObject, chunk buffers shared by the files of one process', () =>
 });
 
 describe('ingestObject, a streamed insert ClickHouse takes although it was ended early', () => {
-  it('fails the file with INSERT_CUT_SHORT and marks the chunk so that no retry loads the file', async () => {
-    const bytes = csvFile(csvRows(2000));
-    // The object breaks off inside its first chunk: the streamed body is ended with the poison, which this
-    // fake ClickHouse commits anyway (as a server that took it, or whose connection broke, might).
-    async function* breaking(): AsyncGenerator<Buffer> {
-      yield bytes.subarray(0, 20_000);
-      throw new Error('connection reset by peer');
-    }
-    const h = harness('in/cut.csv', bytes, 'automatic', { maxBytes: 64 * 1024 });
-    const deps: IngestDependencies = {
-      ...h.deps,
-      objects: {
-        open: async () => ({
-          body: Readable.from(breaking()),
-          size: bytes.length,
-          eTag: '"etag-1"',
-          versionId: 'v1',
-        }),
-      },
-    };
-    const summary = await ingestObject(deps, ROUTE, h.ref);
-    expect(summary).toMatchObject({ status: 'failed', errorCode: 'INSERT_CUT_SHORT' });
-    expect(summary.reason).toMatch(/Rows of that chunk may be in the table/);
-    expect(summary.reason).toMatch(
-      /the load history marks chunk 0, so every retry fails \(CHUNKING_CHANGED\)/,
-    );
-    expect(h.ledger.chunks).toEqual([{ chunk: 0, rowsInserted: 0, rejected: [], cut: PARTIAL_COMMIT_CUT }]);
-    // What a retry does with that record: refuse, whatever its own rules.
-    const committed = new Map(h.ledger.chunks.map((chunk) => [chunk.chunk, chunk]));
-    expect(() =>
-      checkSameCut(committed, cutSignature(ROUTE, deps.chunking), 's3://landing/in/cut.csv'),
-    ).toThrow(expect.objectContaining({ code: 'CHUNKING_CHANGED' }));
-  });
+  // With two in flight, the read failure is raised first and the cut-short insert is settled after it.
+  it.each([1, 2])(
+    'fails the file with INSERT_CUT_SHORT and marks the chunk so that no retry loads the file (%i in flight)',
+    async (insertsInFlight) => {
+      const bytes = csvFile(csvRows(2000));
+      // The object breaks off inside its first chunk: the streamed body is ended with the poison, which this
+      // fake ClickHouse commits anyway (as a server that took it, or whose connection broke, might).
+      async function* breaking(): AsyncGenerator<Buffer> {
+        yield bytes.subarray(0, 20_000);
+        throw new Error('connection reset by peer');
+      }
+      const h = harness('in/cut.csv', bytes, 'automatic', { maxBytes: 64 * 1024, insertsInFlight });
+      const deps: IngestDependencies = {
+        ...h.deps,
+        objects: {
+          open: async () => ({
+            body: Readable.from(breaking()),
+            size: bytes.length,
+            eTag: '"etag-1"',
+            versionId: 'v1',
+          }),
+        },
+      };
+      const summary = await ingestObject(deps, ROUTE, h.ref);
+      expect(summary).toMatchObject({ status: 'failed', errorCode: 'INSERT_CUT_SHORT' });
+      expect(summary.reason).toMatch(/Rows of that chunk may be in the table/);
+      expect(summary.reason).toMatch(
+        /the load history marks chunk 0, so every retry fails \(CHUNKING_CHANGED\)/,
+      );
+      expect(h.ledger.chunks).toEqual([{ chunk: 0, rowsInserted: 0, rejected: [], cut: PARTIAL_COMMIT_CUT }]);
+      // What a retry does with that record: refuse, whatever its own rules.
+      const committed = new Map(h.ledger.chunks.map((chunk) => [chunk.chunk, chunk]));
+      expect(() =>
+        checkSameCut(committed, cutSignature(ROUTE, deps.chunking), 's3://landing/in/cut.csv'),
+      ).toThrow(expect.objectContaining({ code: 'CHUNKING_CHANGED' }));
+    },
+  );
 });
 
 describe('ingestObject: a version gone before its event is handled', () => {

@@ -133,11 +133,15 @@ export async function ingestObject(
       summary.reason = [describeError(error), ...cutShort.map((e) => e.message)].join('; ');
       if (error instanceof PartialCommitError) cutShort.push(error);
       await markCutShort();
+      // A chunk that may be in the table in part needs a person, whatever failed first (with two inserts in
+      // flight, a read failure reaches here before the cut-short insert it caused is settled).
       summary.errorCode = isAuthenticationFailure(error)
         ? 'CLICKHOUSE_AUTH'
-        : error instanceof ChuteError
-          ? error.code
-          : 'CLICKHOUSE_FAILED';
+        : cutShort.length > 0
+          ? 'INSERT_CUT_SHORT'
+          : error instanceof ChuteError
+            ? error.code
+            : 'CLICKHOUSE_FAILED';
       if (rejectsWriter !== undefined) {
         // A file failed for its rows keeps what was rejected so far: that explains the failure, and every attempt
         // rejects the same rows. Any other failure drops its part: the retry writes the rejects whole, and a
