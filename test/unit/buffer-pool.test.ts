@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { BufferPool, ChunkBufferStore, mostChunkBuffers } from '../../functions/core/pipeline/buffer-pool.ts';
+import {
+  BufferPool,
+  ChunkBufferStore,
+  chunkBufferSize,
+  mostChunkBuffers,
+  storeFor,
+} from '../../functions/core/pipeline/buffer-pool.ts';
 
 describe('ChunkBufferStore', () => {
   it('makes its whole working set at the first take, and hands back what is given to it', () => {
@@ -29,13 +35,43 @@ describe('ChunkBufferStore', () => {
     expect(store.held).toBe(2);
   });
 
-  it('does not keep the same memory twice, which would give it to two chunks at once', () => {
+  it('ignores a buffer given twice, even after it was taken again in between, and one it never handed out', () => {
     const store = new ChunkBufferStore(64, 2);
     const buffer = store.take();
-    store.take();
+    const other = store.take();
+    store.give(buffer);
+    expect(store.take().buffer).toBe(buffer.buffer);
     store.give(buffer);
     store.give(Buffer.from(buffer.buffer, buffer.byteOffset, buffer.length));
     expect(store.held).toBe(1);
+    store.give(Buffer.alloc(64));
+    expect(store.held).toBe(1);
+    store.give(other);
+    expect(store.held).toBe(2);
+  });
+
+  it('makes only `reserve` buffers at the first take, and the rest when they are needed', () => {
+    const store = new ChunkBufferStore(64, 2, 1);
+    const first = store.take();
+    expect(store.held).toBe(0);
+    const second = store.take();
+    expect(second.buffer).not.toBe(first.buffer);
+    store.give(first);
+    store.give(second);
+    expect(store.held).toBe(2);
+  });
+});
+
+describe('storeFor', () => {
+  it('makes one buffer per insert in flight and keeps up to mostChunkBuffers', () => {
+    const chunking = { maxBytes: 1000, maxRecordBytes: 100, insertsInFlight: 1 };
+    const store = storeFor(chunking);
+    expect(store.size).toBe(chunkBufferSize(chunking));
+    expect([store.reserve, store.keep]).toEqual([1, 2]);
+    expect([
+      storeFor({ ...chunking, insertsInFlight: 2 }).reserve,
+      storeFor({ ...chunking, insertsInFlight: 2 }).keep,
+    ]).toEqual([2, 2]);
   });
 });
 
@@ -59,6 +95,15 @@ describe('BufferPool with a shared store', () => {
     pool.release(taken.subarray(0, 10));
     expect(store.held).toBe(2);
     expect(pool.acquire().length).toBe(64);
+  });
+
+  it('gives a small file a full-size buffer once the store has made its buffers: no more memory than a large one', () => {
+    const store = new ChunkBufferStore(64, 2);
+    store.give(store.take());
+    const pool = new BufferPool(64, 1, store);
+    pool.fitTo(10);
+    expect(pool.acquire().length).toBe(64);
+    expect(store.held).toBe(1);
   });
 
   it('fits a small file its own buffer and leaves the store untouched', () => {

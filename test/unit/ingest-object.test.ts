@@ -309,6 +309,19 @@ describe('ingestObject: inserts in flight', () => {
     expect(summary.rowsInserted).toBe(rows.length);
   });
 
+  it('inserts one chunk at a time under badRows.policy fail, whatever insertsInFlight says', async () => {
+    const rows = csvRows(300);
+    const h = harness('in/orders.csv', csvFile(rows), 'manual', { maxBytes: 1024, insertsInFlight: 2 });
+    const route = parseRoute({ ...ROUTE_INPUT, badRows: { policy: 'fail' } });
+
+    const summary = await drive(h, () => undefined, route);
+
+    expect(summary.status).toBe('loaded');
+    expect(summary.chunks).toBeGreaterThanOrEqual(4);
+    expect(h.warehouse.maxPending).toBe(1);
+    expect(h.warehouse.committed).toEqual(rows);
+  });
+
   it('counts and records the next chunk that commits after an earlier one fails, not the failed one', async () => {
     const rows = csvRows(300);
     const h = harness('in/orders.csv', csvFile(rows), 'manual', { maxBytes: 1024, insertsInFlight: 2 });
@@ -903,9 +916,33 @@ describe('ingestObject, chunk buffers shared by the files of one process', () =>
 
     expect(summary.status).toBe('loaded');
     expect(summary.chunks).toBeGreaterThanOrEqual(6);
-    expect(summary.rowsRejected + summary.rowsInserted).toBe(rows.length);
+    // Every good row once, every bad one in rejects: a buffer reused too early would show here.
+    expect(h.warehouse.committed).toEqual(rows.filter((row) => !row.startsWith('n/a,')));
+    expect((h.deps.rejects as FakeRejects).rows.map((r) => r.line)).toEqual(
+      rows.flatMap((row, i) => (row.startsWith('n/a,') ? [i + 2] : [])),
+    );
+    // Screened after the first refusal: at most the chunks in flight then went whole and were refused.
+    expect(h.warehouse.calls.filter((call) => refuses(call) !== undefined).length).toBeLessThanOrEqual(2);
     expect(h.warehouse.maxPending).toBe(2);
     expect(new Set(store.handedOut).size).toBe(2);
+  });
+
+  it('gives the next file sound buffers after a file that failed with an insert pending', async () => {
+    const small = chunking({ maxBytes: 1024, maxRecordBytes: 64, insertsInFlight: 2 });
+    const store = new WatchedStore(chunkBufferSize(small), mostChunkBuffers(small));
+    const rows = csvRows(300);
+    const failing = harness('in/first.csv', csvFile(rows), 'manual', small);
+    const failed = await drive({ ...failing, deps: { ...failing.deps, chunkBuffers: store } }, (call) =>
+      call.index === 1 ? new Error('socket hang up') : undefined,
+    );
+    expect(failed.status).toBe('failed');
+
+    const next = harness('in/second.csv', csvFile(rows), 'manual', small);
+    const loaded = await drive({ ...next, deps: { ...next.deps, chunkBuffers: store } });
+
+    expect(loaded.status).toBe('loaded');
+    expect(next.warehouse.committed).toEqual(rows);
+    expect(store.held).toBeLessThanOrEqual(store.keep);
   });
 
   it('leaves the store alone for a small plain object, whose buffer is fitted to it', async () => {

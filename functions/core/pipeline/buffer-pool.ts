@@ -1,36 +1,51 @@
 /**
  * Full-size chunk buffers kept from one file to the next: a container (a warm Lambda, the local runner)
  * allocates its working set once instead of once per file, and the collector never has an 18 MiB buffer to
- * reclaim between files. The first file that needs a full-size buffer makes all of them, each written through
- * so that its pages are resident: from then on the memory a file needs is the same for 10 MB as for 1 GB. (A
- * 10 MB object fills one chunk; grown on demand, the second buffer and the pages a small chunk never wrote
- * showed up only with large objects: 85-88 against 99-104 MiB with one buffer, 100 against 120-122 with two.)
- * That maximum is what a function's memory setting is sized against; Lambda bills the memory configured, not
- * the pages touched. A container that only ever sees small plain objects (fitted buffers) makes none.
+ * reclaim between files. The first file that needs a full-size buffer makes one per insert in flight, each
+ * written through so that its pages are resident: from then on a clean file needs the same memory at 10 MB as
+ * at 1 GB. (A 10 MB object fills one chunk; grown on demand, the second buffer and the pages a small chunk
+ * never wrote showed up only with large objects: 85-88 against 99-104 MiB with one buffer, 100 against
+ * 120-122 with two.) That maximum is what a function's memory setting is sized against; Lambda bills the
+ * memory configured, not the pages touched. A buffer past those (the read-ahead of a file with bad rows and one
+ * insert in flight) is made when first needed, and kept. A container that only ever sees small plain objects
+ * (fitted buffers) makes none.
  */
 export class ChunkBufferStore {
   readonly #free: Buffer[] = [];
+  /** The memory of every buffer handed out and not given back. */
+  readonly #out = new Set<ArrayBufferLike>();
   #reserved = false;
 
-  /** `keep`: the buffers made at the first take and held between files: the most one file takes at once. */
+  /**
+   * `keep`: the buffers held between files at most, the most one file takes at once; `reserve`: how many of
+   * them the first take makes (default all).
+   */
   constructor(
     readonly size: number,
     readonly keep: number,
+    readonly reserve = keep,
   ) {}
+
+  /** Whether full-size buffers have been made: then even a small object is cheaper in one of them. */
+  get reserved(): boolean {
+    return this.#reserved;
+  }
 
   take(): Buffer {
     if (!this.#reserved) {
       this.#reserved = true;
-      while (this.#free.length < this.keep) this.#free.push(residentBuffer(this.size));
+      while (this.#free.length < Math.min(this.reserve, this.keep))
+        this.#free.push(residentBuffer(this.size));
     }
-    return this.#free.pop() ?? residentBuffer(this.size);
+    const buffer = this.#free.pop() ?? residentBuffer(this.size);
+    this.#out.add(buffer.buffer);
+    return buffer;
   }
 
+  /** Takes back a buffer it handed out; one given twice, or never taken from here, is ignored. */
   give(buffer: Buffer): void {
-    // The same memory given twice would be handed to two chunks at once.
-    const given = (held: Buffer) => held.buffer === buffer.buffer;
-    if (buffer.length === this.size && this.#free.length < this.keep && !this.#free.some(given))
-      this.#free.push(buffer);
+    if (!this.#out.delete(buffer.buffer)) return;
+    if (buffer.length === this.size && this.#free.length < this.keep) this.#free.push(buffer);
   }
 
   /** Buffers waiting to be taken (for tests). */
@@ -47,8 +62,8 @@ function residentBuffer(size: number): Buffer {
 /**
  * Chunk buffers, reused, and how many may be out at once. A 300 MB file cut into 16 MB chunks would otherwise
  * allocate twenty 18 MB buffers and leave freeing them to the garbage collector, which lets RSS climb with
- * file size; a pool holds the working set (the chunks inserting, and one read ahead when inserts do not stream)
- * and nothing more. The reader waits for `whenFree` before it opens a chunk: that wait is what stops reading
+ * file size; a pool holds the working set (the chunks inserting, and with one insert in flight one more read
+ * ahead when inserts do not stream) and nothing more. The reader waits for `whenFree` before it opens a chunk: that wait is what stops reading
  * the object while inserts are behind.
  */
 export class BufferPool {
@@ -68,7 +83,7 @@ export class BufferPool {
     this.#store = store;
   }
 
-  /** Buffers that may be out at once. Raised while a file runs (its inserts stopped streaming). */
+  /** Buffers that may be out at once. Raised while a file runs when its inserts stop streaming (one in flight). */
   set capacity(capacity: number) {
     if (this.#closed) return;
     this.#capacity = capacity;
@@ -95,17 +110,20 @@ export class BufferPool {
   /**
    * Makes buffers no bigger than `bytes` when that is all a chunk can need (a small plain object): a 2 KB file
    * must not cost a 10 MB allocation, which also drives the collector into a full cycle every few files.
-   * Only before the first buffer is handed out, so every buffer of a file has one size.
+   * Not once the store has made its buffers: one of those costs nothing more, and a fitted buffer on top of
+   * them would make a 9 MB object need more memory than a 1 GB one. Only before the first buffer is handed
+   * out, so every buffer of a file has one size.
    */
   fitTo(bytes: number): void {
-    if (!this.#handedOut && bytes < this.#size) this.#size = Math.max(1, bytes);
+    if (!this.#handedOut && !this.#store.reserved && bytes < this.#size) this.#size = Math.max(1, bytes);
   }
 
   acquire(): Buffer {
     this.#handedOut = true;
     this.#out++;
     if (this.#size === this.#store.size) return this.#store.take();
-    return this.#free.pop() ?? residentBuffer(this.#size);
+    // Fitted: its pages become resident only as the object fills them.
+    return this.#free.pop() ?? Buffer.allocUnsafeSlow(this.#size);
   }
 
   /** Hands a buffer back once nothing reads it any more (its insert has finished). */
@@ -138,6 +156,19 @@ export const READ_AHEAD_CHUNKS = 1;
  */
 export function mostChunkBuffers(chunking: { insertsInFlight: number }): number {
   return Math.max(chunking.insertsInFlight, 1 + READ_AHEAD_CHUNKS);
+}
+
+/** The store for files cut by `chunking`: one buffer made per insert in flight, up to mostChunkBuffers kept. */
+export function storeFor(chunking: {
+  maxBytes: number;
+  maxRecordBytes: number;
+  insertsInFlight: number;
+}): ChunkBufferStore {
+  return new ChunkBufferStore(
+    chunkBufferSize(chunking),
+    mostChunkBuffers(chunking),
+    chunking.insertsInFlight,
+  );
 }
 
 /**

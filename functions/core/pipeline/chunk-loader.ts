@@ -42,7 +42,9 @@ export interface ScreenedChunk {
 export interface LoadChunkOptions {
   /**
    * Screened ahead (while the previous chunk was inserting), because this file has had bad rows: the rows
-   * certain to fail are taken out before the first insert instead of after ClickHouse refuses the chunk.
+   * certain to fail are taken out before the first insert instead of after ClickHouse refuses the chunk. For a
+   * chunk whose whole insert already went out streamed (it was in flight when an earlier chunk was refused),
+   * the same screening serves its first refusal instead of a second pass.
    */
   readonly screened?: ScreenedChunk | undefined;
   /** Called once, when ClickHouse first refuses any of this chunk's rows. */
@@ -79,7 +81,7 @@ export async function loadChunk(
   // A chunk whose whole insert went out streamed was not screened first.
   const screenedFirst = options.sentWhole === undefined ? options.screened : undefined;
   // Where each row starts is only worked out once a row needs to be told apart from the others.
-  let index: ChunkIndex | undefined = screenedFirst?.index;
+  let index: ChunkIndex | undefined = options.screened?.index;
   const indexed = (): ChunkIndex => {
     index ??= indexOf(chunk);
     return index;
@@ -202,7 +204,7 @@ export async function loadChunk(
       if (!screened && policy === 'reject' && target.screen !== undefined) {
         // The first refusal: take out in one pass every row certain to fail, then try the rest as one insert.
         screened = true;
-        const certain = target.screen(chunk, indexed());
+        const certain = options.screened?.certain ?? target.screen(chunk, indexed());
         if (certain.size > 0) {
           await sendWithout(from, to, certain);
           continue;

@@ -17,10 +17,10 @@ import {
 import { DataRejectedError, type Warehouse } from '../ports/warehouse.ts';
 import {
   BufferPool,
-  ChunkBufferStore,
-  chunkBufferSize,
+  type ChunkBufferStore,
   mostChunkBuffers,
   plainChunkBound,
+  storeFor,
 } from './buffer-pool.ts';
 import type { Chunk } from './chunk.ts';
 import { indexChunk } from './chunk-index.ts';
@@ -270,7 +270,8 @@ export async function ingestObject(
 
     const counts = { rows: 0, blankLines: 0, bytes: 0 };
     // Inserts stream while their chunk fills unless bad rows are handled chunk by chunk (screened before the
-    // insert, or failing the file at the first): then one more buffer lets the next chunk be read meanwhile.
+    // insert, or failing the file at the first): then the next chunk is read while one inserts (a second buffer
+    // with one insert in flight; with more, theirs).
     let screenAhead = false;
     let target: ChunkInsertTarget | undefined;
     // NDJSON has no screen: its chunks keep streaming after a refusal.
@@ -278,9 +279,8 @@ export async function ingestObject(
       route.badRows.policy === 'reject' && (!screenAhead || target?.screen === undefined);
     const buffersWanted = () =>
       streaming() ? deps.chunking.insertsInFlight : mostChunkBuffers(deps.chunking);
-    const bufferSize = chunkBufferSize(deps.chunking);
-    const store = deps.chunkBuffers ?? new ChunkBufferStore(bufferSize, mostChunkBuffers(deps.chunking));
-    const pool = new BufferPool(bufferSize, buffersWanted(), store);
+    const store = deps.chunkBuffers ?? storeFor(deps.chunking);
+    const pool = new BufferPool(store.size, buffersWanted(), store);
     let plan: ColumnPlan | undefined =
       route.format !== 'ndjson' && !route.header && route.columns !== undefined
         ? planColumns(route, route.columns, columns, capabilities, where)
@@ -439,9 +439,12 @@ export async function ingestObject(
       if (chunk.rows === 0)
         return { chunk, inserted: 0, rejected: chunk.rejected, inserts: 0, resumed: false };
       const into = targetFor(chunk) as ChunkInsertTarget;
-      // A chunk cut before the first refusal is screened now: still cheaper than a refused insert.
+      // A chunk cut before the first refusal is screened now: still cheaper than a refused insert. One whose
+      // insert was already streaming keeps what its close screened, for its first refusal.
       const screened =
-        sent === undefined ? (screenedAhead.get(chunk.index) ?? screenIfDue(chunk)) : undefined;
+        sent === undefined
+          ? (screenedAhead.get(chunk.index) ?? screenIfDue(chunk))
+          : screenedAhead.get(chunk.index);
       screenedAhead.delete(chunk.index);
       const outcome = await loadChunk(chunk, into, route.badRows.policy, where, indexOf, {
         screened,
@@ -480,10 +483,10 @@ export async function ingestObject(
       });
     // With deduplication tokens honoured, a chunk's record need not land before the next insert starts: should
     // the process die first, the retry sends that chunk again with the same token and ClickHouse drops it. So
-    // the record's round trip overlaps the next insert, and only that one: a record still outstanding is
-    // awaited before the next one goes out, so a retry re-sends at most one chunk more than were in flight,
-    // well inside any deduplication window. Without tokens each chunk waits for its record, so that a crash
-    // repeats no more than the chunks in flight.
+    // the record's round trip overlaps the inserts of the next insertsInFlight chunks, and no more: a record
+    // still outstanding is awaited before the next one goes out, so a retry re-sends at most one chunk more than
+    // were in flight. Without tokens a chunk's record is awaited before the insert insertsInFlight chunks later
+    // starts, so that a crash repeats no more than the chunks in flight.
     const overlapRecords = decision.delivery === 'exactly-once';
     const recording: Promise<void>[] = [];
     let recordFailure: { error: unknown } | undefined;
@@ -537,6 +540,9 @@ export async function ingestObject(
     };
 
     const inFlight: Promise<LoadedChunk | undefined>[] = [];
+    // Under badRows.policy "fail" one at a time, so that what a failed file leaves in the table is the chunks
+    // before its first bad row: a later chunk in flight could commit after the earlier one was refused.
+    const insertsAtOnce = route.badRows.policy === 'fail' ? 1 : deps.chunking.insertsInFlight;
     let loadFailed = false;
     let onLoadFailed: () => void = () => undefined;
     const anyLoadFailed = new Promise<'failed'>((resolve) => {
@@ -561,8 +567,7 @@ export async function ingestObject(
           onLoadFailed();
         });
         inFlight.push(load);
-        if (inFlight.length >= deps.chunking.insertsInFlight)
-          await settle(inFlight.shift() as Promise<LoadedChunk>);
+        if (inFlight.length >= insertsAtOnce) await settle(inFlight.shift() as Promise<LoadedChunk>);
       }
       readAll = true;
       for (let next = inFlight.shift(); next !== undefined; next = inFlight.shift()) await settle(next);

@@ -5,7 +5,7 @@ import { S3RejectsStore } from '../adapters/s3-rejects-store.ts';
 import { clickHouseAdapters } from '../clickhouse/adapters.ts';
 import type { WarehouseOptions } from '../clickhouse/warehouse.ts';
 import type { ChuteConfig } from '../config/schema.ts';
-import { ChunkBufferStore, chunkBufferSize, mostChunkBuffers } from './buffer-pool.ts';
+import { storeFor } from './buffer-pool.ts';
 import type { IngestDependencies } from './ingest-object.ts';
 
 /**
@@ -26,6 +26,6 @@ export function s3IngestDependencies(
     defaultDatabase,
     chunking: config.chunking,
     requestTimeoutMs: config.clickhouse.requestTimeoutMs,
-    chunkBuffers: new ChunkBufferStore(chunkBufferSize(config.chunking), mostChunkBuffers(config.chunking)),
+    chunkBuffers: storeFor(config.chunking),
   };
 }
