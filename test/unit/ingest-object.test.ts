@@ -427,8 +427,8 @@ describe('ingestObject: bad rows under exactly-once', () => {
   /** The chunk an insert belongs to, read from its token (version:cut:chunk:range). */
   const chunkOf = (call: InsertCall) => Number(call.token?.split(':')[2]);
 
-  async function attempt(ledger: FakeLedger) {
-    const h = harness('in/orders.csv', csvFile(rows), 'manual', { maxBytes: 1024, insertsInFlight: 1 });
+  async function attempt(ledger: FakeLedger, insertsInFlight = 1) {
+    const h = harness('in/orders.csv', csvFile(rows), 'manual', { maxBytes: 1024, insertsInFlight });
     const warehouse = new DeduplicatingWarehouse('manual');
     let summary: FileSummary | undefined;
     ingestObject({ ...h.deps, warehouse, ledger }, ROUTE, h.ref).then((result) => {
@@ -464,6 +464,26 @@ describe('ingestObject: bad rows under exactly-once', () => {
         .filter((call) => refuses(call) === undefined && chunkOf(call) >= 3)
         .map((call) => [call.token, call.rows]);
     expect(committedFrom3(retry.warehouse.calls)).toEqual(committedFrom3(first.warehouse.calls));
+  });
+
+  it('with two in flight, commits what one in flight commits, chunk for chunk, also on a retry from chunk 3', async () => {
+    const one = await attempt(new FakeLedger(), 1);
+    const two = await attempt(new FakeLedger(), 2);
+    expect(two.summary).toMatchObject({ status: 'loaded', delivery: 'exactly-once' });
+    // The chunk in flight when the first refusal came went whole too: at most the first two were refused.
+    const refused = two.warehouse.calls.filter((call) => refuses(call) !== undefined).map(chunkOf);
+    expect(refused[0]).toBe(0);
+    expect(refused.length).toBeLessThanOrEqual(2);
+    const committed = (calls: readonly InsertCall[], from = 0) =>
+      calls
+        .filter((call) => refuses(call) === undefined && chunkOf(call) >= from)
+        .map((call) => [call.token, call.rows])
+        .sort((a, b) => String(a[0]).localeCompare(String(b[0])));
+    expect(committed(two.warehouse.calls)).toEqual(committed(one.warehouse.calls));
+
+    const recorded = new Map(two.ledger.chunks.filter((c) => c.chunk < 3).map((c) => [c.chunk, c]));
+    const retry = await attempt(new ResumingLedger(recorded), 2);
+    expect(committed(retry.warehouse.calls, 3)).toEqual(committed(two.warehouse.calls, 3));
   });
 });
 
@@ -594,9 +614,9 @@ describe('ingestObject: chunk records', () => {
     }
   }
 
-  function setUp(warehouse: FakeWarehouse) {
+  function setUp(warehouse: FakeWarehouse, insertsInFlight = 1) {
     const rows = csvRows(300);
-    const h = harness('in/orders.csv', csvFile(rows), 'automatic', { maxBytes: 1024, insertsInFlight: 1 });
+    const h = harness('in/orders.csv', csvFile(rows), 'automatic', { maxBytes: 1024, insertsInFlight });
     const ledger = new GatedLedger();
     const deps = { ...h.deps, warehouse, ledger };
     let summary: FileSummary | undefined;
@@ -632,6 +652,28 @@ describe('ingestObject: chunk records', () => {
     expect(run.ledger.entries.map((e) => e.status)).toEqual(['loaded']);
   });
 
+  it('with deduplication tokens and two in flight, writes a record while the next two chunks insert, never more', async () => {
+    const run = setUp(new DeduplicatingWarehouse('automatic'), 2);
+    let released = 0;
+    let overlapped = 0;
+    for (;;) {
+      await quiescent();
+      if (run.summary() !== undefined) break;
+      // Record N is written while chunks N + 1 and N + 2 insert; chunk N + 3 waits for it.
+      expect(run.ledger.gated.map((g) => g.chunk)).toEqual([released]);
+      expect(run.warehouse.calls.length).toBeLessThanOrEqual(released + 3);
+      if (run.warehouse.calls.length === released + 3) overlapped++;
+      run.ledger.gated.shift()?.resolve();
+      released++;
+    }
+    const summary = await run.done;
+    expect(overlapped).toBeGreaterThanOrEqual(2);
+    expect(summary.status).toBe('loaded');
+    expect(summary.delivery).toBe('exactly-once');
+    expect(run.warehouse.committed).toEqual(run.rows);
+    expect(run.ledger.chunks.map((c) => c.chunk)).toEqual([...Array(run.warehouse.calls.length - 1).keys()]);
+  });
+
   it('with deduplication tokens, fails the file when a chunk record cannot be written', async () => {
     const run = setUp(new DeduplicatingWarehouse('automatic'));
     await quiescent();
@@ -643,6 +685,20 @@ describe('ingestObject: chunk records', () => {
     // Nothing past the chunk inserting when the record failed.
     expect(run.warehouse.calls).toHaveLength(2);
     expect(run.ledger.entries.map((e) => e.status)).toEqual(['failed']);
+  });
+
+  it('without deduplication tokens and two in flight, waits for a chunk’s record before the insert two later', async () => {
+    const run = setUp(new FakeWarehouse('automatic'), 2);
+    for (let chunk = 0; run.summary() === undefined; chunk++) {
+      await quiescent();
+      if (run.summary() !== undefined) break;
+      // One record pending at a time; the chunk after it may insert, the one after that may not.
+      expect(run.ledger.gated.map((g) => g.chunk)).toEqual([chunk]);
+      expect(run.warehouse.calls).toHaveLength(chunk + 2);
+      run.ledger.gated.shift()?.resolve();
+    }
+    expect(run.summary()?.status).toBe('loaded');
+    expect(run.warehouse.committed).toEqual(run.rows);
   });
 
   it('without deduplication tokens, waits for each chunk’s record before the next insert', async () => {
