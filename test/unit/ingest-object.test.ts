@@ -687,33 +687,22 @@ describe('ingestObject: chunk records', () => {
     expect(run.ledger.entries.map((e) => e.status)).toEqual(['failed']);
   });
 
-  it('without deduplication tokens and two in flight, waits for a chunk’s record before the insert two later', async () => {
-    const run = setUp(new FakeWarehouse('automatic'), 2);
-    for (let chunk = 0; run.summary() === undefined; chunk++) {
-      await quiescent();
-      if (run.summary() !== undefined) break;
-      // One record pending at a time; the chunk after it may insert, the one after that may not.
-      expect(run.ledger.gated.map((g) => g.chunk)).toEqual([chunk]);
-      expect(run.warehouse.calls).toHaveLength(chunk + 2);
-      run.ledger.gated.shift()?.resolve();
-    }
-    expect(run.summary()?.status).toBe('loaded');
-    expect(run.warehouse.committed).toEqual(run.rows);
-  });
-
-  it('without deduplication tokens, waits for each chunk’s record before the next insert', async () => {
-    const run = setUp(new FakeWarehouse('automatic'));
-    for (let chunk = 0; run.summary() === undefined; chunk++) {
-      await quiescent();
-      if (run.summary() !== undefined) break;
-      // One record pending at a time, and no insert past the chunk it records.
-      expect(run.ledger.gated.map((g) => g.chunk)).toEqual([chunk]);
-      expect(run.warehouse.calls).toHaveLength(chunk + 1);
-      run.ledger.gated.shift()?.resolve();
-    }
-    expect(run.summary()?.status).toBe('loaded');
-    expect(run.warehouse.committed).toEqual(run.rows);
-  });
+  // One record pending at a time; the chunks in flight may insert meanwhile, the one after them may not.
+  it.each([1, 2])(
+    'without deduplication tokens, waits for a chunk’s record before the insert %i later',
+    async (inFlight) => {
+      const run = setUp(new FakeWarehouse('automatic'), inFlight);
+      for (let chunk = 0; run.summary() === undefined; chunk++) {
+        await quiescent();
+        if (run.summary() !== undefined) break;
+        expect(run.ledger.gated.map((g) => g.chunk)).toEqual([chunk]);
+        expect(run.warehouse.calls).toHaveLength(chunk + inFlight);
+        run.ledger.gated.shift()?.resolve();
+      }
+      expect(run.summary()?.status).toBe('loaded');
+      expect(run.warehouse.committed).toEqual(run.rows);
+    },
+  );
 });
 
 describe("ingestObject: the file's history row", () => {
