@@ -528,8 +528,8 @@ export class ChuteIngest extends Construct {
 /**
  * What a file holds at most, roughly: the runtime and the bundle (about 60 MiB after import on the bench), the
  * chunk buffers (one per insert in flight, at least two: see mostChunkBuffers), a rejects part (8 MiB, copied
- * once) and room for the young generation and collection; measured peaks were 117-122 MiB on clean files at
- * the defaults, up to about 136 MiB with many bad rows (BENCHMARKS.md).
+ * once) and room for the young generation and collection; measured peaks were 117-123 MiB on clean files at
+ * the defaults, up to 140 MiB with many bad rows (BENCHMARKS.md).
  */
 function warnIfMemoryTight(
   scope: Construct,

@@ -1,3 +1,5 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import {
   BufferPool,
@@ -35,7 +37,7 @@ describe('ChunkBufferStore', () => {
     expect(store.held).toBe(2);
   });
 
-  it('ignores a buffer given twice, even after it was taken again in between, and one it never handed out', () => {
+  it('ignores a buffer given twice while it is held, and one it never handed out', () => {
     const store = new ChunkBufferStore(64, 2);
     const buffer = store.take();
     const other = store.take();
@@ -48,6 +50,17 @@ describe('ChunkBufferStore', () => {
     expect(store.held).toBe(1);
     store.give(other);
     expect(store.held).toBe(2);
+  });
+
+  it('keeps no hold on a buffer that never comes back (a failed file), so the collector can free it', async () => {
+    setFlagsFromString('--expose-gc');
+    const collect = runInNewContext('gc') as () => void;
+    const store = new ChunkBufferStore(1024, 1);
+    const lost = new WeakRef(store.take().buffer);
+    // A WeakRef keeps its target alive until the current job ends.
+    await new Promise((resolve) => setImmediate(resolve));
+    collect();
+    expect(lost.deref()).toBeUndefined();
   });
 
   it('makes only `reserve` buffers at the first take, and the rest when they are needed', () => {

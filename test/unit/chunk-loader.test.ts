@@ -564,6 +564,23 @@ describe('loadChunk, screened ahead', () => {
     );
   });
 
+  it('uses the close-time screening of a chunk whose streamed insert was refused, instead of screening again', async () => {
+    // The chunk was inserting when an earlier chunk's refusal came: it went whole, and was screened as it closed.
+    const built = build(texts(30, [4, 17, 29]));
+    const target = new ScreeningTarget();
+    const sentWhole = Promise.reject(new DataRejectedError('Cannot parse input (at row 4)', '27', 4));
+    sentWhole.catch(() => undefined);
+    const outcome = await loadChunk(built.chunk, target, 'reject', WHERE, indexCsv, {
+      screened: screenAhead(built.chunk, target),
+      sentWhole,
+    });
+    expect(target.screenCalls).toBe(0);
+    expect(target.calls.map((c) => c.ok)).toEqual([true]);
+    expect(target.inserted).toEqual(goodRows(built));
+    expect(outcome.inserted).toBe(27);
+    expect(outcome.rejected.map((r) => r.row)).toEqual([4, 17, 29]);
+  });
+
   it('tells the caller of the first refusal once, and never for a clean chunk', async () => {
     let refusals = 0;
     const onRefused = () => refusals++;

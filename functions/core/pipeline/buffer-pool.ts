@@ -12,8 +12,11 @@
  */
 export class ChunkBufferStore {
   readonly #free: Buffer[] = [];
-  /** The memory of every buffer handed out and not given back. */
-  readonly #out = new Set<ArrayBufferLike>();
+  /**
+   * The memory of every buffer handed out and not given back. Weak: a file that fails may never give its
+   * buffers back, and a strong hold would keep them for the container's life.
+   */
+  readonly #out = new WeakSet<ArrayBufferLike>();
   #reserved = false;
 
   /**

@@ -47,8 +47,8 @@ export function checkHeadroom(options: IngestOptions, where: string, chunkIndex:
 
 /**
  * What a retry may send again with the tokens it sent before: the chunks in flight at a crash, and the one whose
- * record was still being written (README, "The load history"). A window smaller than this lets a retry load a
- * chunk twice.
+ * record was still being written (README, "The load history"), plus one of margin. A window smaller than this
+ * lets a retry load a chunk twice.
  */
 export function minimumDedupWindow(chunking: Pick<ChunkingConfig, 'insertsInFlight'>): number {
   return chunking.insertsInFlight + 2;
