@@ -525,11 +525,17 @@ export class ChuteIngest extends Construct {
   }
 }
 
+/** The runtime and the bundle: about 60 MiB of RSS after import on the bench, rounded up. */
+const RUNTIME_MIB = 64;
+/** A rejects upload part (8 MiB), held twice while it is joined and sent. */
+const REJECTS_PART_MIB = 16;
+/** Room for the young generation, garbage between collections and the sockets' buffers. */
+const COLLECTION_ROOM_MIB = 32;
+
 /**
- * What a file holds at most, roughly: the runtime and the bundle (about 60 MiB after import on the bench), the
- * chunk buffers (one per insert in flight, at least two: see mostChunkBuffers), a rejects part (8 MiB, copied
- * once) and room for the young generation and collection; measured peaks were 117-123 MiB on clean files at
- * the defaults, up to 140 MiB with many bad rows (BENCHMARKS.md).
+ * What a file holds at most, roughly: the runtime, the chunk buffers (one per insert in flight, at least two:
+ * see mostChunkBuffers), a rejects part and room for collection; measured peaks were 117-123 MiB on clean
+ * files at the defaults, up to 140 MiB with many bad rows (BENCHMARKS.md).
  */
 function warnIfMemoryTight(
   scope: Construct,
@@ -538,8 +544,8 @@ function warnIfMemoryTight(
 ): void {
   if (Token.isUnresolved(memorySizeMb)) return;
   const mib = 1024 * 1024;
-  const buffers = mostChunkBuffers(chunking) * chunkBufferSize(chunking);
-  const neededMb = Math.ceil((64 * mib + buffers + 16 * mib + 32 * mib) / mib);
+  const buffersMib = (mostChunkBuffers(chunking) * chunkBufferSize(chunking)) / mib;
+  const neededMb = Math.ceil(RUNTIME_MIB + buffersMib + REJECTS_PART_MIB + COLLECTION_ROOM_MIB);
   if (memorySizeMb >= neededMb) return;
   Annotations.of(scope).addWarningV2(
     '@chute/memory-size',
