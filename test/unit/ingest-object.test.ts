@@ -1,4 +1,4 @@
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { parseConfig, parseRoute } from '../../functions/core/config/parse.ts';
@@ -1039,6 +1039,39 @@ describe('ingestObject, a streamed insert ClickHouse takes although it was ended
       ).toThrow(expect.objectContaining({ code: 'CHUNKING_CHANGED' }));
     },
   );
+});
+
+describe('ingestObject, the rejected-rows limit broken while the next chunk streams', () => {
+  it('fails with INSERT_CUT_SHORT when that chunk commits cut short, and keeps the rejects that broke the limit', async () => {
+    // Chunk 0 holds a record too long to load (maxRecordBytes 64) and the limit allows none; chunk 1 is
+    // streaming when chunk 0 settles, and the object stops arriving inside it. Ending the file poisons chunk
+    // 1's body, which this fake ClickHouse commits anyway.
+    const rows = csvRows(300).map((row, i) => (i === 3 ? `${i + 1},${'y'.repeat(80)}` : row));
+    const bytes = csvFile(rows);
+    const h = harness('in/orders.csv', bytes, 'manual', {
+      maxBytes: 1024,
+      maxRecordBytes: 64,
+      insertsInFlight: 2,
+    });
+    // Chunk 0 whole and the start of chunk 1, then nothing more: a socket that stalls, until the file ends it.
+    const stalling = new PassThrough();
+    stalling.write(bytes.subarray(0, 1500));
+    const deps: IngestDependencies = {
+      ...h.deps,
+      objects: {
+        open: async () => ({ body: stalling, size: bytes.length, eTag: '"etag-1"', versionId: 'v1' }),
+      },
+    };
+    const route = parseRoute({ ...ROUTE_INPUT, badRows: { policy: 'reject', maxRejectedRows: 0 } });
+
+    const summary = await drive({ ...h, deps }, () => undefined, route);
+
+    expect(summary).toMatchObject({ status: 'failed', errorCode: 'INSERT_CUT_SHORT' });
+    expect(summary.reason).toMatch(/more than 0 rows rejected/);
+    expect(summary.reason).toMatch(/Rows of that chunk may be in the table/);
+    expect((h.deps.rejects as FakeRejects).rows.map((r) => r.line)).toEqual([5]);
+    expect(summary.rejectsLocation).toBe('memory://rejects');
+  });
 });
 
 describe('ingestObject: a version gone before its event is handled', () => {

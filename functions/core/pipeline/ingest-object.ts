@@ -133,21 +133,21 @@ export async function ingestObject(
       summary.reason = [describeError(error), ...cutShort.map((e) => e.message)].join('; ');
       if (error instanceof PartialCommitError) cutShort.push(error);
       await markCutShort();
-      // A chunk that may be in the table in part needs a person, whatever failed first (with two inserts in
-      // flight, a read failure reaches here before the cut-short insert it caused is settled).
-      summary.errorCode = isAuthenticationFailure(error)
+      const firstCode = isAuthenticationFailure(error)
         ? 'CLICKHOUSE_AUTH'
-        : cutShort.length > 0
-          ? 'INSERT_CUT_SHORT'
-          : error instanceof ChuteError
-            ? error.code
-            : 'CLICKHOUSE_FAILED';
+        : error instanceof ChuteError
+          ? error.code
+          : 'CLICKHOUSE_FAILED';
+      // A chunk that may be in the table in part needs a person, whatever failed first (with two inserts in
+      // flight, a read failure or the rejected-rows limit reaches here before the cut-short insert it caused).
+      summary.errorCode =
+        firstCode !== 'CLICKHOUSE_AUTH' && cutShort.length > 0 ? 'INSERT_CUT_SHORT' : firstCode;
       if (rejectsWriter !== undefined) {
         // A file failed for its rows keeps what was rejected so far: that explains the failure, and every attempt
         // rejects the same rows. Any other failure drops its part: the retry writes the rejects whole, and a
         // delivery of the same version that succeeded meanwhile may have written them already, at the same key.
         const writer = rejectsWriter;
-        if (FILE_REJECTIONS.has(summary.errorCode))
+        if (FILE_REJECTIONS.has(firstCode))
           summary.rejectsLocation = await writer.close().catch(async () => {
             await writer.abort().catch(() => undefined); // no half-written upload left behind
             return undefined;
