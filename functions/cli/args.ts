@@ -47,6 +47,7 @@ export const OPTIONS = {
   'chunk-bytes': { type: 'string' },
   'chunk-rows': { type: 'string' },
   'max-record-bytes': { type: 'string' },
+  'inserts-in-flight': { type: 'string' },
   'version-id': { type: 'string' },
   's3-endpoint': { type: 'string' },
   quiet: { type: 'boolean' },
@@ -145,6 +146,7 @@ export function parseCommand(argv: readonly string[]): Command {
     maxBytes: integer('chunk-bytes', values['chunk-bytes']),
     maxRows: integer('chunk-rows', values['chunk-rows']),
     maxRecordBytes: integer('max-record-bytes', values['max-record-bytes']),
+    insertsInFlight: integer('inserts-in-flight', values['inserts-in-flight']),
   });
   if (!chunking.success) throw usage(`invalid tuning option: ${formatIssues(chunking.error)}`);
   return {

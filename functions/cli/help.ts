@@ -31,6 +31,8 @@ Tuning:
   --chunk-bytes <n>         bytes per insert (default 16777216)
   --chunk-rows <n>          rows per insert (default 500000)
   --max-record-bytes <n>    longest record accepted (default 1048576); longer ones are rejected
+  --inserts-in-flight <n>   chunks inserting at once, 1-4 (default 2: the next chunk is read while
+                            ClickHouse finishes the one before; 1 holds one chunk buffer less)
 
 S3 sources:
   --version-id <id>         load this object version (default: the current one)

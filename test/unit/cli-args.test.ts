@@ -67,13 +67,20 @@ describe('the CLI arguments', () => {
       '10',
       '--max-record-bytes',
       '128',
+      '--inserts-in-flight',
+      '1',
       '--no-ledger',
       '--at-least-once',
       '--quiet',
     ]);
     expect(command.route).toMatchObject({ format: 'tsv', header: false, columns: ['a', 'b'] });
     expect(command.route.badRows).toEqual({ policy: 'fail', maxRejectedRows: 5 });
-    expect(command.chunking).toMatchObject({ maxBytes: 2048, maxRows: 10, maxRecordBytes: 128 });
+    expect(command.chunking).toEqual({
+      maxBytes: 2048,
+      maxRows: 10,
+      maxRecordBytes: 128,
+      insertsInFlight: 1,
+    });
     expect(command.ledger).toBeUndefined();
     expect(command.delivery).toBe('at-least-once');
     expect(command.quiet).toBe(true);
@@ -87,6 +94,9 @@ describe('the CLI arguments', () => {
     );
     expect(usageError(['ingest', 'a.csv', '--table', 't', '--chunk-bytes', '10'])).toMatch(
       /invalid tuning option/,
+    );
+    expect(usageError(['ingest', 'a.csv', '--table', 't', '--inserts-in-flight', '5'])).toMatch(
+      /invalid tuning option: .*insertsInFlight/,
     );
     expect(usageError(['ingest', 'a.csv', '--table', 't', '--colour'])).toMatch(/colour/);
     expect(usageError(['load', 'a.csv'])).toMatch(/unknown command "load"/);
