@@ -59,7 +59,7 @@ export const RouteSchema = z
     compression: z.enum(COMPRESSIONS).default('auto'),
     /** What a header column the table lacks does: fail the file (default) or be ignored. */
     extraColumns: z.enum(['fail', 'ignore']).default('fail'),
-    badRows: BadRowsSchema.default({ policy: 'reject', maxRejectedRows: 1000 }),
+    badRows: BadRowsSchema.prefault({}),
     /**
      * exactly-once (default): the table must deduplicate (Replicated/Shared engines, or MergeTree with
      * non_replicated_deduplication_window > 0), or the file fails with the setting to add. at-least-once: load
@@ -149,8 +149,9 @@ export const ChunkingSchema = z
      * one before and writes its part, a tail of 40-60 ms a chunk in which one insert at a time reads nothing:
      * +15-20% throughput in alternated bench runs, for a second chunk buffer (peak RSS 117-123 MiB against
      * 99-102, flat in object size since buffers are made whole at the first file; files with bad rows use two
-     * buffers either way). Where inserts carry no deduplication token (at-least-once delivery), a failure can repeat up to
-     * this many chunks; under exactly-once the table must remember insertsInFlight + 2 tokens. Default 2.
+     * buffers either way). Where inserts carry no deduplication token (at-least-once delivery), a failure can
+     * repeat up to this many chunks; under exactly-once the table must remember insertsInFlight + 2 tokens.
+     * Default 2.
      */
     insertsInFlight: z.number().int().min(1).max(4).default(2),
   })
@@ -181,15 +182,11 @@ export const S3Schema = z
 export const ChuteConfigSchema = z
   .object({
     clickhouse: ClickHouseSchema,
-    ledger: LedgerSchema.default({ table: 'chute_load_history' }),
+    // prefault: a section left out is parsed from {}, so its own field defaults are its only defaults.
+    ledger: LedgerSchema.prefault({}),
     routes: z.array(RouteSchema).min(1, 'needs at least one route'),
-    rejects: RejectsSchema.default({ prefix: 'chute-rejects/' }),
-    chunking: ChunkingSchema.default({
-      maxBytes: 16 * 1024 * 1024,
-      maxRows: 500_000,
-      maxRecordBytes: 1024 * 1024,
-      insertsInFlight: 2,
-    }),
+    rejects: RejectsSchema.prefault({}),
+    chunking: ChunkingSchema.prefault({}),
     s3: S3Schema.default({}),
   })
   .strict()
