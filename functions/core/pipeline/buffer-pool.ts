@@ -66,8 +66,9 @@ function residentBuffer(size: number): Buffer {
  * Chunk buffers, reused, and how many may be out at once. A 300 MB file cut into 16 MB chunks would otherwise
  * allocate twenty 18 MB buffers and leave freeing them to the garbage collector, which lets RSS climb with
  * file size; a pool holds the working set (the chunks inserting, and with one insert in flight one more read
- * ahead when inserts do not stream) and nothing more. The reader waits for `whenFree` before it opens a chunk: that wait is what stops reading
- * the object while inserts are behind.
+ * ahead when inserts do not stream) and nothing more. The reader waits for `whenFree` before it opens a
+ * chunk: that wait is what stops reading the object while inserts are behind. Full-size buffers come from, and
+ * go back to, a ChunkBufferStore that outlives the file.
  */
 export class BufferPool {
   #size: number;
