@@ -352,39 +352,67 @@ export class ChunkAssembler {
 
   /**
    * The records of a plain run (record-boundaries.ts): the one from `start` to `end`, then one per line feed
-   * before `limit`, up to a full chunk. A record that is plain text of a usual length only extends the run of
-   * bytes to copy and the counts; any other goes through `#record`. Returns the index after the last record
-   * taken.
+   * before `limit`, up to a full chunk. Records that are plain text of a usual length are taken in stretches:
+   * where the chunk will be full (a byte position, a row count) is worked out once per stretch, so each such
+   * record costs one `indexOf` and two comparisons, and the counts are settled when the stretch ends. Any other
+   * record goes through `#record`. Returns the index after the last record taken.
    */
   #plainRun(buf: Buffer, start: number, end: number, limit: number, quotedLineFeeds: number): number {
-    const { maxRecordBytes } = this.#options.chunking;
+    const { maxRecordBytes, maxBytes, maxRows } = this.#options.chunking;
     const tsv = this.#options.format === 'tsv';
     let recordStart = start;
     let lf = end;
     let lines = 1 + quotedLineFeeds;
     for (;;) {
-      const length = lf - recordStart;
       if (
         !this.#headerDone ||
         this.#pendingBytes > 0 ||
-        length <= 1 || // blank, or maybe a lone carriage return: #record tells
-        length > maxRecordBytes ||
+        lf - recordStart <= 1 || // blank, or maybe a lone carriage return: #record tells
+        lf - recordStart > maxRecordBytes ||
         (tsv && buf[lf - 1] === CR)
       ) {
         this.#record(buf, recordStart, lf, false, lines - 1);
         if (this.#closed || this.#handedOff) return lf + 1;
-      } else {
-        if (this.#body === undefined) this.#ensureBody();
-        this.#afterOverlong = false;
-        this.#runEnd = lf + 1;
-        this.#countRow(lines);
-        if (this.#closeIfFull(buf)) return lf + 1;
+        recordStart = lf + 1;
+        lines = 1;
+        lf = buf.indexOf(LF, recordStart);
+        if (lf < 0 || lf >= limit) return recordStart;
+        continue;
       }
-      recordStart = lf + 1;
+      if (this.#body === undefined) this.#ensureBody();
+      this.#afterOverlong = false;
+      // What #full() would say after each record, solved for the record's end: the chunk is full once the
+      // run reaches `fullAt`, or once `rowRoom` more records are in it.
+      const fullAt = maxBytes - this.#used + this.#prefixLength() - this.#rejectedBytes + this.#runStart;
+      const rowRoom = maxRows - this.#rows - this.#skips.length;
+      let taken = 0;
+      for (;;) {
+        taken++;
+        if (lf + 1 >= fullAt || taken >= rowRoom) {
+          this.#settle(lf + 1, taken, lines - 1);
+          this.#flushRun(buf);
+          this.#closeChunk(false);
+          return lf + 1;
+        }
+        recordStart = lf + 1;
+        lf = buf.indexOf(LF, recordStart);
+        if (lf < 0 || lf >= limit) {
+          this.#settle(recordStart, taken, lines - 1);
+          return recordStart;
+        }
+        if (lf - recordStart <= 1 || lf - recordStart > maxRecordBytes || (tsv && buf[lf - 1] === CR)) break;
+      }
+      this.#settle(recordStart, taken, lines - 1);
       lines = 1;
-      lf = buf.indexOf(LF, recordStart);
-      if (lf < 0 || lf >= limit) return recordStart;
     }
+  }
+
+  /** Counts a stretch of `rows` usual records ending at `runEnd`, `extraLines` line feeds quoted in them. */
+  #settle(runEnd: number, rows: number, extraLines: number): void {
+    this.#runEnd = runEnd;
+    this.#rows += rows;
+    this.#rowsSeen += rows;
+    this.#line += rows + extraLines;
   }
 
   #countRow(lines: number): void {
