@@ -1,5 +1,7 @@
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { scavengingEvery } from '../../functions/core/pipeline/garbage.ts';
+import { runNodeJsonProcess } from '../fixtures/node-json-process.ts';
 
 async function* piecesOf(sizes: readonly number[]): AsyncGenerator<Buffer> {
   for (const [i, size] of sizes.entries()) yield Buffer.alloc(size, i);
@@ -25,5 +27,40 @@ describe('scavengingEvery', () => {
       for await (const _ of scavengingEvery(failing(), 1));
     };
     await expect(read()).rejects.toThrow('socket reset');
+  });
+});
+
+describe('collections on the function thread', () => {
+  const script = fileURLToPath(new URL('../fixtures/scavenge-threads.ts', import.meta.url));
+
+  /**
+   * The background (worker thread) time of each scavenge V8 traced after the script's marker, and what the
+   * process wrote to stderr (where V8 names a flag it does not know).
+   */
+  async function backgroundScavengeMs(
+    mode: 'load' | 'before',
+  ): Promise<{ background: number[]; stderr: string }> {
+    const run = await runNodeJsonProcess<{ done: boolean }>({
+      what: 'scavenge process',
+      args: ['--import', 'tsx', '--trace-gc-nvp', script, mode],
+      timeoutMs: 60_000,
+    });
+    const afterMark = run.earlierLines.slice(run.earlierLines.indexOf('MARK') + 1);
+    const background = afterMark
+      .filter((line) => line.includes(' gc=s '))
+      .map((line) => Number(/background\.scavenge\.parallel=([0-9.]+)/.exec(line)?.[1] ?? Number.NaN));
+    return { background, stderr: run.stderr };
+  }
+
+  it('keeps scavenges off worker threads once chute has collected (V8 parallelizes them by default)', async () => {
+    const before = await backgroundScavengeMs('before');
+    expect(before.background.length).toBeGreaterThan(5);
+    expect(before.background.some((ms) => ms > 0)).toBe(true);
+
+    const after = await backgroundScavengeMs('load');
+    expect(after.background.length).toBeGreaterThan(5);
+    expect(after.background).toEqual(after.background.map(() => 0));
+    // Each flag is one this node knows: V8 names one it does not on stderr, and goes on without it.
+    expect(after.stderr).not.toContain('unrecognized flag');
   });
 });
