@@ -75,11 +75,8 @@ async function buildContainer(env: NodeJS.ProcessEnv): Promise<Container> {
     execArgv: process.execArgv,
     nodeOptions: env.NODE_OPTIONS ?? '',
   });
-  return {
-    config,
-    clickhouse,
-    s3,
-    reporter: powertoolsReporter(logger, metrics),
-    deps: s3IngestDependencies(s3, clickhouse, config, resolveConnection(clickhouseConfig).database),
-  };
+  const deps = s3IngestDependencies(s3, clickhouse, config, resolveConnection(clickhouseConfig).database);
+  // In Lambda this runs in the function's init (handler.ts): the first file does not wait for its buffers.
+  deps.chunkBuffers?.reserveNow();
+  return { config, clickhouse, s3, reporter: powertoolsReporter(logger, metrics), deps };
 }

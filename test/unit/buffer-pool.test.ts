@@ -63,6 +63,19 @@ describe('ChunkBufferStore', () => {
     expect(lost.deref()).toBeUndefined();
   });
 
+  it('makes its working set when told to, before any take, and only once', () => {
+    const store = new ChunkBufferStore(64, 2);
+    store.reserveNow();
+    expect(store.reserved).toBe(true);
+    expect(store.held).toBe(2);
+    const first = store.take();
+    expect(store.held).toBe(1);
+    store.reserveNow();
+    expect(store.held).toBe(1);
+    store.give(first);
+    expect(store.held).toBe(2);
+  });
+
   it('makes only `reserve` buffers at the first take, and the rest when they are needed', () => {
     const store = new ChunkBufferStore(64, 2, 1);
     const first = store.take();

@@ -28,6 +28,8 @@ describe('the container', () => {
     expect(store).toBeInstanceOf(ChunkBufferStore);
     expect(store?.size).toBe(chunkBufferSize(container.config.chunking));
     expect(store?.keep).toBe(mostChunkBuffers(container.config.chunking));
+    // Made while the container is built (Lambda's init), not by the first file.
+    expect(store?.held).toBe(container.config.chunking.insertsInFlight);
     expect((await getContainer(ENV)).deps.chunkBuffers).toBe(store);
     await forgetContainer();
   });
