@@ -53,7 +53,8 @@ export async function coldStart(ctx: Context): Promise<ColdStartResult> {
 
 /**
  * `await import(bundle)` timed inside a fresh node process: module load, parse and top-level evaluation, which
- * in Lambda (AWS_LAMBDA_FUNCTION_NAME set) builds the container too: configuration, logger, both clients. No
+ * in Lambda (AWS_LAMBDA_FUNCTION_NAME set) builds the container too: configuration, logger, both clients and
+ * the chunk buffers (two 18 MiB buffers, every page written: about 20 ms and 36 MiB of RSS). No
  * secret is read (it would be a Secrets Manager round trip on top) and nothing connects: clients connect on
  * first use.
  */

@@ -5,9 +5,10 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import { createS3Client } from '../core/adapters/s3-client.ts';
 import { createClickHouseClient, resolveConnection } from '../core/clickhouse/client.ts';
 import { configFromEnv } from '../core/config/parse.ts';
-import type { ChuteConfig } from '../core/config/schema.ts';
+import type { ChunkingConfig, ChuteConfig } from '../core/config/schema.ts';
 import { readClickHouseSecret } from '../core/config/secret.ts';
 import { METRICS_NAMESPACE, METRICS_SERVICE } from '../core/metric-names.ts';
+import { type ChunkBufferStore, storeFor } from '../core/pipeline/buffer-pool.ts';
 import type { IngestDependencies } from '../core/pipeline/ingest-object.ts';
 import { s3IngestDependencies } from '../core/pipeline/s3-dependencies.ts';
 import { powertoolsReporter, type Reporter } from './reporting.ts';
@@ -75,8 +76,35 @@ async function buildContainer(env: NodeJS.ProcessEnv): Promise<Container> {
     execArgv: process.execArgv,
     nodeOptions: env.NODE_OPTIONS ?? '',
   });
-  const deps = s3IngestDependencies(s3, clickhouse, config, resolveConnection(clickhouseConfig).database);
-  // In Lambda this runs in the function's init (handler.ts): the first file does not wait for its buffers.
-  deps.chunkBuffers?.reserveNow();
+  const deps = s3IngestDependencies(
+    s3,
+    clickhouse,
+    config,
+    resolveConnection(clickhouseConfig).database,
+    {},
+    chunkBuffersFor(config.chunking),
+  );
   return { config, clickhouse, s3, reporter: powertoolsReporter(logger, metrics), deps };
+}
+
+/**
+ * The container's chunk buffers, made once and kept when the container is built again (a rotated secret):
+ * they do not depend on the credentials, and new ones would sit beside the old until a full collection
+ * (36 MiB more, measured). Made at once: in Lambda this runs in the function's init (handler.ts), so the first
+ * file does not wait for them.
+ */
+let chunkBuffers: ChunkBufferStore | undefined;
+
+function chunkBuffersFor(chunking: ChunkingConfig): ChunkBufferStore {
+  const wanted = storeFor(chunking); // holds no buffer until one is asked for
+  const kept = chunkBuffers;
+  const same =
+    kept !== undefined &&
+    kept.size === wanted.size &&
+    kept.keep === wanted.keep &&
+    kept.reserve === wanted.reserve;
+  const store = same ? kept : wanted;
+  chunkBuffers = store;
+  store.reserveNow();
+  return store;
 }

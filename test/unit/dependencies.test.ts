@@ -33,4 +33,24 @@ describe('the container', () => {
     expect((await getContainer(ENV)).deps.chunkBuffers).toBe(store);
     await forgetContainer();
   });
+
+  it('keeps its chunk buffers when it is built again, unless the chunking asks for others', async () => {
+    const first = await getContainer(ENV);
+    await forgetContainer();
+    const rebuilt = await getContainer(ENV);
+    expect(rebuilt).not.toBe(first);
+    // New buffers would sit beside the old ones until a full collection.
+    expect(rebuilt.deps.chunkBuffers).toBe(first.deps.chunkBuffers);
+    await forgetContainer();
+
+    const config = JSON.parse(ENV.CHUTE_CONFIG) as Record<string, unknown>;
+    const other = await getContainer({
+      ...ENV,
+      CHUTE_CONFIG: JSON.stringify({ ...config, chunking: { maxBytes: 4 * 1024 * 1024 } }),
+    });
+    expect(other.deps.chunkBuffers).not.toBe(first.deps.chunkBuffers);
+    expect(other.deps.chunkBuffers?.size).toBe(chunkBufferSize(other.config.chunking));
+    expect(other.deps.chunkBuffers?.held).toBe(other.config.chunking.insertsInFlight);
+    await forgetContainer();
+  });
 });

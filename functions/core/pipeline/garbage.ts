@@ -144,9 +144,12 @@ export function collectIfHeapGrew(): void {
  * waits for both; on a machine whose cores are busy (two shared with ClickHouse and S3 here, one vCPU or less on
  * most Lambda sizes) the function's thread spends that wait idle. Measured over the 69 scavenges of one
  * 128 MB NDJSON load: 96-156 ms of pauses by default, 43-74 with both flags (80-88 and 89-113 with one each).
- * V8 reads both at the start of each collection, so they can be set in a running process. NODE_OPTIONS does
- * not accept them, and `--single-threaded-gc`, which covers them, crashed a running process when set (it also
- * stops concurrent marking).
+ * Measured only on that 2-core machine; a Lambda with several vCPUs to itself might win a few milliseconds back
+ * from parallel scavenges, which has not been measured. V8 reads the first flag as each scavenge starts and the
+ * second each time it asks for a sweep of array buffers (its source; the test sees the first's effect), so
+ * both can be set in a running process: tried on Node 20, 22 and 24. NODE_OPTIONS does not accept them, and
+ * `--single-threaded-gc`, which covers them, crashed a running process when set (it also stops concurrent
+ * marking).
  */
 export const THIS_THREAD_COLLECTION_FLAGS = [
   '--no-parallel-scavenge',
