@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 
 export const SCENARIO_IDS = [
   'clean',
+  'clean-warm',
   'pipe-clean',
   'gzip',
   'bad-1e4',

@@ -65,7 +65,8 @@ function chdbBackend(chdb: ChdbProcess): ThroughputBackend {
     },
     count: (table) => chdb.count(table),
     drop: (table) => chdb.drop(table),
-    chute: async (events, route) => {
+    chute: async (events, route, warmUp) => {
+      if (warmUp !== undefined) throw new Error('the chDB child runs no warm-up file');
       const run = await chdb.chute({ events, route });
       const notExactlyOnce = run.summaries.filter(
         (s) => s.status === 'loaded' && s.delivery !== 'exactly-once',

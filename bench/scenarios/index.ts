@@ -6,6 +6,7 @@ import { type ColdStartResult, coldStart } from './cold-start.ts';
 import {
   badCsv,
   cleanCsv,
+  cleanCsvWarm,
   gzipCsv,
   ndjson,
   pipeCsv,
@@ -21,6 +22,7 @@ export type ScenarioResult = ThroughputResult | SizesResult | WarmResult | ColdS
 
 export const SCENARIOS: Record<ScenarioId, (ctx: Context) => Promise<ScenarioResult>> = {
   clean: cleanCsv,
+  'clean-warm': cleanCsvWarm,
   'pipe-clean': pipeCsv,
   gzip: gzipCsv,
   'bad-1e4': (ctx) => badCsv(ctx, 10_000),

@@ -41,6 +41,22 @@ interface SpecCommon {
    * the server's column has nothing to show.
    */
   engineInProcess?: true;
+  /** A file chute loads first in the same process, untimed (see WarmUp): the measured load is a warm one. */
+  warmUp?: WarmUp;
+}
+
+/**
+ * The first file of a warm container: loaded into a table of its own before the measured events, in the same
+ * handler process, and left out of the timing, the process's CPU and the checks (but for having loaded); the
+ * server's and s3rver's CPU columns include its few milliseconds. What it leaves is what a
+ * warm Lambda container has: clients connected, the server's capabilities and the load history's tables known,
+ * the code compiled.
+ */
+export interface WarmUp {
+  readonly event: S3Event;
+  readonly key: string;
+  readonly route: { prefix: string; format: 'csv' | 'ndjson' };
+  readonly table: string;
 }
 
 /** Part of a many-file scenario: its events, the ceiling's files and the object keys, and the rows they hold. */
@@ -95,10 +111,14 @@ export interface ThroughputBackend {
   count(table: string): Promise<number>;
   /** After the scenario. */
   drop(table: string): Promise<void>;
-  /** chute on `events`, its route loading into `table`; `failures` are the backend's own checks. */
+  /**
+   * chute on `events`, its route loading into `table`, after `warmUp` when given (untimed); `failures` are the
+   * backend's own checks.
+   */
   chute(
     events: S3Event[],
     route: ReturnType<typeof benchRoute>,
+    warmUp?: WarmUp,
   ): Promise<SideRun & { outcome: LoadOutcome; failures: string[] }>;
   /** The ceiling: each file in one insert into `table`. */
   ceiling(files: string[], table: string, format: string): Promise<SideRun & { errors: string[] }>;
@@ -117,13 +137,33 @@ export function serverBackend(ctx: Context): ThroughputBackend {
     drop: async (table) => {
       await env.sql(`DROP TABLE IF EXISTS ${table}`);
     },
-    chute: async (events, route) => {
+    chute: async (events, route, warmUp) => {
+      if (warmUp === undefined) {
+        const run = await runChute(env, {
+          events,
+          config: { routes: [route] },
+          timeoutMs: options.runTimeoutMs,
+        });
+        return { ...run, outcome: { errors: run.run.errors, files: run.files }, failures: [] };
+      }
       const run = await runChute(env, {
-        events,
-        config: { routes: [route] },
+        events: [warmUp.event, ...events],
+        config: {
+          routes: [benchRoute(warmUp.route.prefix, warmUp.table, warmUp.route.format), route],
+        },
         timeoutMs: options.runTimeoutMs,
       });
-      return { ...run, outcome: { errors: run.run.errors, files: run.files }, failures: [] };
+      const first = run.files.find((file) => file.key === warmUp.key);
+      return {
+        ...run,
+        wallMs: run.run.durationsMs.slice(1).reduce((sum, ms) => sum + ms, 0),
+        cpuMs: run.run.cpuMsEach.slice(1).reduce((sum, ms) => sum + ms, 0),
+        outcome: { errors: run.run.errors, files: run.files.filter((file) => file !== first) },
+        failures:
+          first?.status === 'loaded'
+            ? []
+            : [`the warm-up file ${warmUp.key} was not loaded: ${first?.status ?? 'no summary'}`],
+      };
     },
     ceiling: async (files, table, format) => {
       const run = await runCeiling({
@@ -159,6 +199,7 @@ export async function runThroughput(
       const run = await backend.chute(
         part?.events ?? spec.events,
         benchRoute(route.prefix, spec.table, route.format),
+        spec.warmUp,
       );
       loaded();
       const verdict = await verifyChute(
@@ -188,7 +229,10 @@ export async function runThroughput(
       label: spec.id,
       subject: subjectName,
       ...(spec.slices === undefined ? {} : { slices: spec.slices.length }),
-      prepare: () => backend.reset(spec.table),
+      prepare: async () => {
+        await backend.reset(spec.table);
+        if (spec.warmUp !== undefined) await backend.reset(spec.warmUp.table);
+      },
       chute: subject,
       ceiling: async (loaded, slice) => {
         const part = spec.slices?.[slice];
@@ -214,6 +258,7 @@ export async function runThroughput(
     ctx.log,
   );
   await backend.drop(spec.table);
+  if (spec.warmUp !== undefined) await backend.drop(spec.warmUp.table);
   return {
     ...summarise(samples, spec.work, subjectName),
     rejectsFound,
