@@ -10,6 +10,7 @@ export const SCENARIO_IDS = [
   'chdb-clean',
   'chdb-bad-1e4',
   'ndjson',
+  'ndjson-warm',
   'pipe-ndjson',
   'small-files',
   'pipe-small-files',

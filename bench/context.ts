@@ -5,6 +5,7 @@ import type { BenchOptions } from './args.ts';
 import { type CsvFile, type GeneratedFile, generateCsv, generateNdjson, gzipFile, smallCsv } from './data.ts';
 import type { BenchEnv } from './env.ts';
 import { putObject, uploadFile } from './objects.ts';
+import type { WarmUp } from './scenarios/throughput.ts';
 
 export interface Context {
   readonly env: BenchEnv;
@@ -99,6 +100,22 @@ export class DataSets {
       this.#log(`generating ${rows} NDJSON rows`);
       const file = await generateNdjson(join(this.#env.tmp, 'events.ndjson'), rows);
       return this.#upload('ndjson/events.ndjson', file);
+    });
+  }
+
+  /**
+   * The first file of a warm container (see WarmUp in scenarios/throughput.ts): a 2 KB CSV under warmup/,
+   * loaded into a table of its own.
+   */
+  warmUpFile(): Promise<WarmUp> {
+    return this.#once('warm-up', async () => {
+      const key = 'warmup/first.csv';
+      return {
+        event: await putObject(this.#env, key, smallCsv(0, 2048).body),
+        key,
+        route: { prefix: 'warmup/', format: 'csv' as const },
+        table: 'bench_warmup',
+      };
     });
   }
 
