@@ -66,7 +66,7 @@ export async function cleanCsv(ctx: Context): Promise<ThroughputResult> {
 /**
  * The clean CSV object as a warm container's second file. The throughput scenarios run chute in a fresh
  * process, a cold container whose first call also probes the server, learns the load history's tables and
- * compiles its code; most files of a busy function land on warm ones. The target is judged on `clean`.
+ * opens its connections; most files of a busy function land on warm ones. The target is judged on `clean`.
  */
 export async function cleanCsvWarm(ctx: Context): Promise<ThroughputResult> {
   const data = await ctx.data.cleanCsv();

@@ -48,9 +48,9 @@ interface SpecCommon {
 /**
  * The first file of a warm container: loaded into a table of its own before the measured events, in the same
  * handler process, and left out of the timing, the process's CPU and the checks (but for having loaded); the
- * server's and s3rver's CPU columns include its few milliseconds. What it leaves is what a
- * warm Lambda container has: clients connected, the server's capabilities and the load history's tables known,
- * the code compiled.
+ * server's and s3rver's CPU columns include its few milliseconds. What it leaves is what a warm Lambda
+ * container has: clients connected, the server's capabilities and the load history's tables known, the code it
+ * ran compiled (not the scanner's hot loops, which a 2 KB file does not make hot).
  */
 export interface WarmUp {
   readonly event: S3Event;
