@@ -149,9 +149,9 @@ export const ChunkingSchema = z
      * one before and writes its part, a tail of 40-60 ms a chunk in which one insert at a time reads nothing:
      * +15-20% throughput in alternated bench runs, for a second chunk buffer (peak RSS 117-123 MiB against
      * 99-102 when measured, 112-115 since; flat in object size since the buffers are made whole once per
-     * container, in Lambda's init; files with bad rows use two buffers either way). Where inserts carry no deduplication token (at-least-once delivery), a failure can
-     * repeat up to this many chunks; under exactly-once the table must remember insertsInFlight + 2 tokens.
-     * Default 2.
+     * container, in Lambda's init; files with bad rows use two buffers either way). Where inserts carry no
+     * deduplication token (at-least-once delivery), a failure can repeat up to this many chunks; under
+     * exactly-once the table must remember insertsInFlight + 2 tokens. Default 2.
      */
     insertsInFlight: z.number().int().min(1).max(4).default(2),
   })
