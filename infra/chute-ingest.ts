@@ -525,7 +525,7 @@ export class ChuteIngest extends Construct {
   }
 }
 
-/** The runtime and the bundle: about 60 MiB of RSS after import on the bench, rounded up. */
+/** The runtime and the bundle, without the chunk buffers: about 60 MiB of RSS after import on the bench, rounded up. */
 const RUNTIME_MIB = 64;
 /** A rejects upload part (8 MiB), held twice while it is joined and sent. */
 const REJECTS_PART_MIB = 16;
@@ -534,8 +534,9 @@ const COLLECTION_ROOM_MIB = 32;
 
 /**
  * What a file holds at most, roughly: the runtime, the chunk buffers (one per insert in flight, at least two:
- * see mostChunkBuffers), a rejects part and room for collection; measured peaks were 117-123 MiB on clean
- * files at the defaults, up to 140 MiB with many bad rows (BENCHMARKS.md).
+ * see mostChunkBuffers), a rejects part and room for collection; measured peaks at the defaults were
+ * 112-123 MiB on clean files and up to 140 MiB with many bad rows on Node 20, 131-136 and 149-152 MiB on
+ * Node 24, which starts about 15 MiB bigger (BENCHMARKS.md).
  */
 function warnIfMemoryTight(
   scope: Construct,
